@@ -1,0 +1,243 @@
+//! Node configuration: TOML → [`RawConfig`] (every field documented in config/edge.toml,
+//! unknown keys rejected) → validated [`Config`] with units resolved.
+//!
+//! The shipped `config/edge.toml` is compiled in as the embedded default, so the example file and
+//! the defaults can never drift apart. Precedence: environment variable > command-line flag > file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// The example configuration, used as-is when no `--config` is given.
+pub const EMBEDDED_DEFAULT_TOML: &str = include_str!("../../config/edge.toml");
+
+/// Largest request body we will ever allow, whatever the file says (16 MiB).
+const BODY_LIMIT_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Upper bound on reader connections; each costs SQLite page cache memory on a small box.
+const READER_CONNECTIONS_MAX: usize = 32;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub node: RawNode,
+    pub http: RawHttp,
+    pub storage: RawStorage,
+    pub auth: RawAuth,
+    pub log: RawLog,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNode {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub listen: String,
+    pub body_limit_bytes: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub data_dir: PathBuf,
+    pub synchronous: String,
+    pub reader_connections: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub session_ttl_minutes: u64,
+    pub login_max_failures_per_user: u32,
+    pub login_max_failures_per_address: u32,
+    pub login_window_seconds: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: String,
+    pub level: String,
+}
+
+/// SQLite durability level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Validated configuration, passed explicitly to every component.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub node_name: String,
+    pub listen: SocketAddr,
+    pub body_limit_bytes: usize,
+    pub data_dir: PathBuf,
+    pub synchronous: Synchronous,
+    pub reader_connections: usize,
+    pub auth: AuthConfig,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub session_ttl: Duration,
+    pub login_max_failures_per_user: u32,
+    pub login_max_failures_per_address: u32,
+    pub login_window: Duration,
+}
+
+/// Overrides from the command line and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub log_json: bool,
+}
+
+impl RawConfig {
+    pub fn parse(text: &str) -> anyhow::Result<RawConfig> {
+        toml::from_str(text).context("invalid configuration")
+    }
+
+    pub fn validate(self) -> anyhow::Result<Config> {
+        let listen: SocketAddr = self
+            .http
+            .listen
+            .parse()
+            .with_context(|| format!("http.listen: not an address: {:?}", self.http.listen))?;
+        if self.http.body_limit_bytes < 1024 || self.http.body_limit_bytes > BODY_LIMIT_BYTES_MAX {
+            bail!("http.body_limit_bytes must be between 1024 and {BODY_LIMIT_BYTES_MAX}");
+        }
+        let synchronous = match self.storage.synchronous.as_str() {
+            "full" => Synchronous::Full,
+            "normal" => Synchronous::Normal,
+            other => bail!("storage.synchronous must be \"full\" or \"normal\", not {other:?}"),
+        };
+        if self.storage.reader_connections == 0
+            || self.storage.reader_connections > READER_CONNECTIONS_MAX
+        {
+            bail!("storage.reader_connections must be between 1 and {READER_CONNECTIONS_MAX}");
+        }
+        if self.auth.session_ttl_minutes == 0 {
+            bail!("auth.session_ttl_minutes must be positive");
+        }
+        if self.auth.login_max_failures_per_user == 0
+            || self.auth.login_max_failures_per_address == 0
+        {
+            bail!("auth.login_max_failures_* must be positive");
+        }
+        let log_format = match self.log.format.as_str() {
+            "human" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            other => bail!("log.format must be \"human\" or \"json\", not {other:?}"),
+        };
+        if self.node.name.trim().is_empty() {
+            bail!("node.name must not be empty");
+        }
+        Ok(Config {
+            node_name: self.node.name,
+            listen,
+            body_limit_bytes: self.http.body_limit_bytes,
+            data_dir: self.storage.data_dir,
+            synchronous,
+            reader_connections: self.storage.reader_connections,
+            auth: AuthConfig {
+                session_ttl: Duration::from_secs(self.auth.session_ttl_minutes * 60),
+                login_max_failures_per_user: self.auth.login_max_failures_per_user,
+                login_max_failures_per_address: self.auth.login_max_failures_per_address,
+                login_window: Duration::from_secs(self.auth.login_window_seconds),
+            },
+            log_format,
+            log_level: self.log.level,
+        })
+    }
+}
+
+impl Config {
+    /// Load the file (or the embedded default), then apply flags and environment.
+    pub fn load(path: Option<&std::path::Path>, overrides: &Overrides) -> anyhow::Result<Config> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p)
+                .with_context(|| format!("reading config file {}", p.display()))?,
+            None => EMBEDDED_DEFAULT_TOML.to_owned(),
+        };
+        let mut config = RawConfig::parse(&text)?.validate()?;
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(listen) = &overrides.listen {
+            config.listen = listen
+                .parse()
+                .with_context(|| format!("--listen: not an address: {listen:?}"))?;
+        }
+        if let Ok(dir) = std::env::var("FARMCO_EDGE_DATA_DIR")
+            && !dir.is_empty()
+        {
+            config.data_dir = PathBuf::from(dir);
+        }
+        if let Ok(listen) = std::env::var("FARMCO_EDGE_LISTEN")
+            && !listen.is_empty()
+        {
+            config.listen = listen
+                .parse()
+                .with_context(|| format!("FARMCO_EDGE_LISTEN: not an address: {listen:?}"))?;
+        }
+        if overrides.log_json {
+            config.log_format = LogFormat::Json;
+        }
+        Ok(config)
+    }
+
+    /// The defaults with a given data dir; used by tests.
+    pub fn for_tests(data_dir: PathBuf) -> Config {
+        let mut config = RawConfig::parse(EMBEDDED_DEFAULT_TOML)
+            .and_then(RawConfig::validate)
+            .unwrap_or_else(|e| panic!("embedded config is invalid: {e:#}"));
+        config.data_dir = data_dir;
+        config.synchronous = Synchronous::Normal;
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = RawConfig::parse(EMBEDDED_DEFAULT_TOML).and_then(RawConfig::validate);
+        assert!(c.is_ok(), "{c:?}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let text = EMBEDDED_DEFAULT_TOML.replace("[http]", "[http]\nlisten_port = 1");
+        let err = RawConfig::parse(&text).map(|_| ()).unwrap_err();
+        assert!(format!("{err:#}").contains("listen_port"), "{err:#}");
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        let text = EMBEDDED_DEFAULT_TOML.replace("synchronous = \"full\"", "synchronous = \"off\"");
+        assert!(
+            RawConfig::parse(&text)
+                .and_then(RawConfig::validate)
+                .is_err()
+        );
+    }
+}

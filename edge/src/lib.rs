@@ -1,0 +1,14 @@
+//! FarmCo-Pilot edge node: the village box's library, used by the `farmco-edge` binary, the
+//! integration tests and the benchmarks.
+//!
+//! Layers, outermost first: `main.rs` (CLI) → [`server`] (process wiring) → [`api`] (HTTP) →
+//! [`store`] (SQLite) and [`spatial`] (in-memory index) → `farmco_sync` (pure domain core).
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod metrics;
+pub mod server;
+pub mod spatial;
+pub mod store;

@@ -1,0 +1,228 @@
+//! `farmco-edge`: the village node's command line.
+//!
+//! Every subcommand takes `--config FILE` (default: the embedded copy of config/edge.toml) and
+//! `--data-dir DIR`; environment variables FARMCO_EDGE_DATA_DIR and FARMCO_EDGE_LISTEN override.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use farmco_edge::config::{Config, Overrides};
+use farmco_edge::store::audit::AuditVerdict;
+use farmco_edge::{demo, server, store};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "farmco-edge",
+    version,
+    about = "FarmCo-Pilot village edge node"
+)]
+struct Cli {
+    /// Configuration file (TOML). Without it the embedded defaults (config/edge.toml) apply.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (database, keys). Overrides storage.data_dir.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the field-agent API.
+    Run {
+        /// Listen address, e.g. 0.0.0.0:8080. Overrides http.listen.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Seed the demo village into an empty data dir, create the `demo` agent, then serve.
+    Demo {
+        #[arg(long)]
+        listen: Option<String>,
+        /// Number of demo farmers.
+        #[arg(long, default_value_t = demo::DEMO_FARMERS)]
+        farmers: usize,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Inspect the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from the first line of standard input.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// agent, supervisor or admin
+        #[arg(long)]
+        role: String,
+        /// Village code an agent may work in (repeat, or separate with commas).
+        #[arg(long = "village", value_delimiter = ',')]
+        villages: Vec<String>,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain; prints "ok" or the first broken link (exit 1).
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    let listen = match &cli.command {
+        Command::Run { listen } | Command::Demo { listen, .. } => listen.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        data_dir: cli.data_dir.clone(),
+        listen,
+        log_json: cli.log_json,
+    };
+    let config = Config::load(cli.config.as_deref(), &overrides)?;
+    server::init_logging(&config);
+    match cli.command {
+        Command::Run { .. } => {
+            let store = server::open_store(&config)?;
+            runtime()?.block_on(server::run(config, store))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { farmers, .. } => {
+            let store = server::open_store(&config)?;
+            if store.farmer_count()? == 0 {
+                let started = std::time::Instant::now();
+                let summary = demo::seed_demo_village(&store, farmers, 2026, store::now_ms())?;
+                println!(
+                    "seeded demo village {}: {} farmers, {} farms, {} soil tests in {:.1} s",
+                    demo::DEMO_VILLAGE_CODE,
+                    summary.farmers,
+                    summary.farms,
+                    summary.soil_tests,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            let (password, generated) = match std::env::var("FARMCO_DEMO_PASSWORD") {
+                Ok(p) if !p.is_empty() => (p, false),
+                _ => (farmco_edge::auth::new_token()[..16].to_owned(), true),
+            };
+            let exists = store
+                .read(|c| farmco_edge::store::users::find_for_login(c, "demo"))?
+                .is_some();
+            if !exists {
+                farmco_edge::api::auth_routes::add_user_checked(
+                    &store,
+                    "demo",
+                    &password,
+                    "agent",
+                    &[demo::DEMO_VILLAGE_CODE.to_owned()],
+                    "demo-seed",
+                )
+                .map_err(|e| anyhow::anyhow!("creating the demo user: {}", e.message))?;
+                if generated {
+                    println!("demo agent: username demo, password {password}");
+                } else {
+                    println!("demo agent: username demo, password from FARMCO_DEMO_PASSWORD");
+                }
+            } else {
+                println!("demo agent already exists in this data dir (password unchanged)");
+            }
+            println!("data dir: {}", config.data_dir.display());
+            println!("API docs: http://{}/openapi.json", config.listen);
+            runtime()?.block_on(server::run(config, store))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User { command } => {
+            let store = server::open_store(&config)?;
+            match command {
+                UserCommand::Add {
+                    username,
+                    role,
+                    villages,
+                } => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .lock()
+                        .read_line(&mut line)
+                        .context("reading the password from stdin")?;
+                    let password = line.trim_end_matches(['\r', '\n']);
+                    let user = farmco_edge::api::auth_routes::add_user_checked(
+                        &store, &username, password, &role, &villages, "cli",
+                    )
+                    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                    println!(
+                        "added user {} (role {}, villages {})",
+                        user.username,
+                        user.role.as_str(),
+                        user.villages
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    );
+                }
+                UserCommand::List => {
+                    for u in store.read(farmco_edge::store::users::list_users)? {
+                        println!(
+                            "{}\t{}\t{}",
+                            u.username,
+                            u.role.as_str(),
+                            u.villages
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let store = server::open_store(&config)?;
+            let verdict = store.read(farmco_edge::store::audit::verify)?;
+            println!("{verdict}");
+            Ok(match verdict {
+                AuditVerdict::Ok { rows } => {
+                    eprintln!("{rows} audit rows verified");
+                    ExitCode::SUCCESS
+                }
+                AuditVerdict::Broken { .. } => ExitCode::FAILURE,
+            })
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")
+}

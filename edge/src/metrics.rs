@@ -1,0 +1,112 @@
+//! Prometheus metrics of the node (prometheus-client), served as text at `/metrics`.
+//!
+//! Counters are updated on the request path (a hash-map lookup and an atomic add); gauges that
+//! need the database (farmers, change-log backlog) are refreshed when `/metrics` is scraped.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    /// The matched route template (`/api/v1/farmers/{id}`), never the raw path, so label
+    /// cardinality stays bounded.
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_request_seconds: Family<HttpLabels, Histogram>,
+    pub logins: Family<OutcomeLabels, Counter>,
+    pub farmers: Gauge,
+    pub change_log_entries: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms .. ~1 s: the API's normal range on a Raspberry Pi class box.
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.000_5, 2.0, 12,
+    ))
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("farmco_edge");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            http_requests.clone(),
+        );
+        let http_request_seconds = Family::<HttpLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "http_request_seconds",
+            "HTTP request latency",
+            http_request_seconds.clone(),
+        );
+        let logins = Family::<OutcomeLabels, Counter>::default();
+        registry.register("logins", "Login attempts by outcome", logins.clone());
+        let farmers = Gauge::default();
+        registry.register(
+            "farmers",
+            "Farmers registered on this node",
+            farmers.clone(),
+        );
+        let change_log_entries = Gauge::default();
+        registry.register(
+            "change_log_entries",
+            "Entries in the document change log",
+            change_log_entries.clone(),
+        );
+        Metrics {
+            registry,
+            http_requests,
+            http_request_seconds,
+            logins,
+            farmers,
+            change_log_entries,
+        }
+    }
+
+    pub fn login(&self, success: bool) {
+        self.logins
+            .get_or_create(&OutcomeLabels {
+                outcome: if success { "success" } else { "failure" }.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

@@ -1,0 +1,155 @@
+//! The security audit log: append-only rows, each carrying the SHA-256 of its content and of the
+//! row before it, so removing, reordering or editing any row breaks the chain from there on.
+//!
+//! SQLite triggers refuse UPDATE and DELETE; the chain catches what bypasses SQLite (editing the
+//! file). `farmco-edge audit verify` walks the chain and names the first broken link.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use super::StoreResult;
+
+/// `prev_hash` of the first row.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// Bound on the detail JSON we keep per row (bigger payloads are summarized by the caller).
+pub const DETAIL_BYTES_MAX: usize = 4_096;
+
+/// One audit entry to append.
+#[derive(Debug, Clone)]
+pub struct AuditEvent<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub detail: serde_json::Value,
+}
+
+fn row_hash(
+    seq: i64,
+    ts_ms: i64,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+    prev: &str,
+) -> String {
+    let mut h = Sha256::new();
+    h.update(b"farmco-audit-v1\0");
+    for part in [
+        seq.to_string().as_str(),
+        ts_ms.to_string().as_str(),
+        actor,
+        action,
+        target,
+        detail,
+        prev,
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Append one row inside the caller's transaction; returns its sequence number.
+pub fn append(conn: &Connection, ts_ms: i64, event: &AuditEvent<'_>) -> StoreResult<i64> {
+    let mut detail = event.detail.to_string();
+    if detail.len() > DETAIL_BYTES_MAX {
+        detail = serde_json::json!({ "truncated": true, "bytes": detail.len() }).to_string();
+    }
+    let last: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (seq, prev) = match last {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, GENESIS_HASH.to_owned()),
+    };
+    let hash = row_hash(
+        seq,
+        ts_ms,
+        event.actor,
+        event.action,
+        event.target,
+        &detail,
+        &prev,
+    );
+    conn.execute(
+        "INSERT INTO audit_log (seq, ts_ms, actor, action, target, detail, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            seq,
+            ts_ms,
+            event.actor,
+            event.action,
+            event.target,
+            detail,
+            prev,
+            hash
+        ],
+    )?;
+    Ok(seq)
+}
+
+/// The result of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditVerdict {
+    Ok { rows: u64 },
+    Broken { seq: i64, reason: String },
+}
+
+impl std::fmt::Display for AuditVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditVerdict::Ok { .. } => write!(f, "ok"),
+            AuditVerdict::Broken { seq, reason } => {
+                write!(f, "broken at seq {seq}: {reason}")
+            }
+        }
+    }
+}
+
+/// Walk every row in order and check the chain.
+pub fn verify(conn: &Connection) -> StoreResult<AuditVerdict> {
+    let mut stmt = conn.prepare(
+        "SELECT seq, ts_ms, actor, action, target, detail, prev_hash, hash
+         FROM audit_log ORDER BY seq",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut expected_prev = GENESIS_HASH.to_owned();
+    let mut expected_seq = 1i64;
+    let mut count = 0u64;
+    while let Some(r) = rows.next()? {
+        let seq: i64 = r.get(0)?;
+        let ts_ms: i64 = r.get(1)?;
+        let actor: String = r.get(2)?;
+        let action: String = r.get(3)?;
+        let target: String = r.get(4)?;
+        let detail: String = r.get(5)?;
+        let prev: String = r.get(6)?;
+        let hash: String = r.get(7)?;
+        if seq != expected_seq {
+            return Ok(AuditVerdict::Broken {
+                seq,
+                reason: format!("expected seq {expected_seq} (a row is missing)"),
+            });
+        }
+        if prev != expected_prev {
+            return Ok(AuditVerdict::Broken {
+                seq,
+                reason: "prev_hash does not match the previous row".into(),
+            });
+        }
+        if row_hash(seq, ts_ms, &actor, &action, &target, &detail, &prev) != hash {
+            return Ok(AuditVerdict::Broken {
+                seq,
+                reason: "row content does not match its hash".into(),
+            });
+        }
+        expected_prev = hash;
+        expected_seq += 1;
+        count += 1;
+    }
+    Ok(AuditVerdict::Ok { rows: count })
+}

@@ -1,0 +1,120 @@
+//! Versioned SQLite schema migrations (rusqlite_migration, tracked in `user_version`).
+//!
+//! Migrations only ever append: a shipped migration is never edited, because village boxes in
+//! the field upgrade from any older version. Each runs in its own transaction at start-up.
+
+use rusqlite_migration::{M, Migrations};
+
+/// Version 1: node identity, farmer documents, change log, projections, users, sessions, audit.
+const V1: &str = r#"
+CREATE TABLE node_meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) STRICT;
+
+-- One automerge document per farmer: the source of truth for everything people edit.
+CREATE TABLE documents (
+    doc_id       TEXT PRIMARY KEY,          -- the farmer id
+    village_code TEXT NOT NULL,
+    saved        BLOB NOT NULL,             -- automerge save()
+    heads        TEXT NOT NULL,             -- JSON array of hex change hashes
+    updated_ms   INTEGER NOT NULL
+) STRICT;
+
+-- Every automerge change committed or received here, in local order: what sync ships.
+CREATE TABLE change_log (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id     TEXT NOT NULL,
+    hash       BLOB NOT NULL UNIQUE,
+    bytes      BLOB NOT NULL,
+    origin     TEXT NOT NULL CHECK (origin IN ('local', 'remote')),
+    author     TEXT,
+    created_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX change_log_doc ON change_log (doc_id, seq);
+
+-- Projections: derived from the documents in the same transaction, for queries only.
+CREATE TABLE farmers (
+    id                   TEXT PRIMARY KEY,
+    name                 TEXT NOT NULL,
+    phone                TEXT NOT NULL,
+    language             TEXT NOT NULL,
+    village_code         TEXT NOT NULL,
+    consent_sms          INTEGER NOT NULL,
+    consent_voice        INTEGER NOT NULL,
+    consent_data_sharing INTEGER NOT NULL,
+    created_ms           INTEGER NOT NULL,
+    updated_ms           INTEGER NOT NULL
+) STRICT;
+CREATE INDEX farmers_phone ON farmers (phone);
+CREATE INDEX farmers_village_name ON farmers (village_code, name);
+
+CREATE TABLE farms (
+    id               TEXT PRIMARY KEY,
+    farmer_id        TEXT NOT NULL,
+    survey_number    TEXT NOT NULL,
+    declared_area_ha REAL NOT NULL,
+    area_ha          REAL NOT NULL,
+    centroid_lat     REAL NOT NULL,
+    centroid_lon     REAL NOT NULL,
+    boundary         TEXT NOT NULL,          -- GeoJSON geometry
+    crops            TEXT NOT NULL           -- JSON array
+) STRICT;
+CREATE INDEX farms_farmer ON farms (farmer_id);
+
+CREATE TABLE soil_tests (
+    id         TEXT PRIMARY KEY,
+    farm_id    TEXT NOT NULL,
+    farmer_id  TEXT NOT NULL,
+    sampled_on TEXT NOT NULL,
+    lab        TEXT NOT NULL,
+    parameters TEXT NOT NULL                 -- JSON object key -> value
+) STRICT;
+CREATE INDEX soil_tests_farm ON soil_tests (farm_id, sampled_on);
+
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,            -- argon2id PHC string
+    role          TEXT NOT NULL CHECK (role IN ('agent', 'supervisor', 'admin')),
+    villages      TEXT NOT NULL,            -- JSON array of village codes (agents)
+    created_ms    INTEGER NOT NULL,
+    disabled      INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,            -- sha256 of the bearer token; the token itself is never stored
+    user_id    INTEGER NOT NULL REFERENCES users (id),
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sessions_expiry ON sessions (expires_ms);
+
+-- Append-only, hash-chained security audit log.
+CREATE TABLE audit_log (
+    seq       INTEGER PRIMARY KEY,
+    ts_ms     INTEGER NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    target    TEXT NOT NULL,
+    detail    TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"#;
+
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(V1)])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        assert!(super::migrations().validate().is_ok());
+    }
+}

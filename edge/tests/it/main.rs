@@ -1,0 +1,9 @@
+//! Integration tests of the edge node: the HTTP API through `Router::oneshot`, a real socket,
+//! durability across `kill -9`, document/projection agreement, and the tidy checks.
+#![allow(clippy::unwrap_used)] // tests and benches fail loudly by design
+
+mod api;
+mod durability;
+mod projection;
+mod support;
+mod tidy;

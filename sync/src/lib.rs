@@ -1,0 +1,22 @@
+//! `farmco-sync`: the pure core of FarmCo-Pilot Edge.
+//!
+//! The domain model ([`model`]), validated farm boundaries ([`boundary`]) and the per-farmer
+//! automerge document ([`doc`]) that edge nodes and the cloud exchange as change logs.
+//!
+//! Invariants (checked by the tidy test in `tests/it/tidy.rs`):
+//! - No I/O, no clock, no randomness: time (`CommitMeta::time_ms`) and replica identities
+//!   (actor bytes) come in as parameters; the shells (edge, cloud) own sockets, files and clocks.
+//! - Untrusted bytes and documents never panic this crate: decoding runs under
+//!   `catch_unwind` and documents are re-validated when read.
+//! - Domain types carry no serde derives; wire formats are explicit at their boundaries.
+
+pub mod boundary;
+pub mod doc;
+pub mod model;
+
+pub use boundary::{Boundary, MAX_BOUNDARY_VERTICES};
+pub use doc::{CommitMeta, DocError, FarmPatch, FarmerDoc, FarmerPatch, HistoryEntry, LocalChange};
+pub use model::{
+    Consents, CropSeason, Farm, FarmId, Farmer, FarmerId, Language, PersonName, PhoneNumber,
+    Season, SoilParameter, SoilParameters, SoilTest, SoilTestId, ValidationError, VillageCode,
+};
