@@ -26,7 +26,20 @@ pub struct RawConfig {
     pub http: RawHttp,
     pub storage: RawStorage,
     pub auth: RawAuth,
+    pub sync: RawSync,
     pub log: RawLog,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSync {
+    pub interval_seconds: u64,
+    pub batch_budget_bytes: usize,
+    pub request_timeout_seconds: u64,
+    pub backoff_initial_seconds: u64,
+    pub backoff_max_seconds: u64,
+    pub circuit_failures: u32,
+    pub circuit_open_seconds: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +102,7 @@ pub struct Config {
     pub synchronous: Synchronous,
     pub reader_connections: usize,
     pub auth: AuthConfig,
+    pub sync: SyncConfig,
     pub log_format: LogFormat,
     pub log_level: String,
 }
@@ -100,6 +114,22 @@ pub struct AuthConfig {
     pub login_max_failures_per_address: u32,
     pub login_window: Duration,
 }
+
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    pub interval: Duration,
+    pub batch_budget_bytes: usize,
+    pub request_timeout: Duration,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub circuit_failures: u32,
+    pub circuit_open: Duration,
+}
+
+/// Smallest and largest batch budget: below 4 KiB the framing dominates; above 4 MiB one
+/// request would take minutes on 2G and restart from zero when the link drops.
+const BATCH_BUDGET_BYTES_MIN: usize = 4 * 1024;
+const BATCH_BUDGET_BYTES_MAX: usize = 4 * 1024 * 1024;
 
 /// Overrides from the command line and the environment.
 #[derive(Debug, Default, Clone)]
@@ -146,6 +176,20 @@ impl RawConfig {
             "json" => LogFormat::Json,
             other => bail!("log.format must be \"human\" or \"json\", not {other:?}"),
         };
+        let sync = &self.sync;
+        if !(BATCH_BUDGET_BYTES_MIN..=BATCH_BUDGET_BYTES_MAX).contains(&sync.batch_budget_bytes) {
+            bail!(
+                "sync.batch_budget_bytes must be between {BATCH_BUDGET_BYTES_MIN} and {BATCH_BUDGET_BYTES_MAX}"
+            );
+        }
+        if sync.interval_seconds == 0 || sync.request_timeout_seconds == 0 {
+            bail!("sync.interval_seconds and sync.request_timeout_seconds must be positive");
+        }
+        if sync.backoff_initial_seconds == 0
+            || sync.backoff_max_seconds < sync.backoff_initial_seconds
+        {
+            bail!("sync.backoff_initial_seconds must be positive and at most backoff_max_seconds");
+        }
         if self.node.name.trim().is_empty() {
             bail!("node.name must not be empty");
         }
@@ -161,6 +205,15 @@ impl RawConfig {
                 login_max_failures_per_user: self.auth.login_max_failures_per_user,
                 login_max_failures_per_address: self.auth.login_max_failures_per_address,
                 login_window: Duration::from_secs(self.auth.login_window_seconds),
+            },
+            sync: SyncConfig {
+                interval: Duration::from_secs(self.sync.interval_seconds),
+                batch_budget_bytes: self.sync.batch_budget_bytes,
+                request_timeout: Duration::from_secs(self.sync.request_timeout_seconds),
+                backoff_initial: Duration::from_secs(self.sync.backoff_initial_seconds),
+                backoff_max: Duration::from_secs(self.sync.backoff_max_seconds),
+                circuit_failures: self.sync.circuit_failures.max(1),
+                circuit_open: Duration::from_secs(self.sync.circuit_open_seconds),
             },
             log_format,
             log_level: self.log.level,

@@ -54,6 +54,35 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Enroll this node with the cloud using a one-time token from `farmco-cloud device token`.
+    Enroll {
+        /// Base URL of the cloud, e.g. http://cloud.example:8090
+        #[arg(long)]
+        cloud: String,
+        #[arg(long)]
+        token: String,
+    },
+    /// Sync with the cloud.
+    Sync {
+        /// Run one full round (up and down until caught up), print a summary and exit.
+        #[arg(long)]
+        once: bool,
+        /// Use this cloud URL for this run instead of the enrolled one (a relay, a new address).
+        #[arg(long)]
+        cloud: Option<String>,
+        /// Also compare every document with the cloud and repair differences (anti-entropy).
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Seed the demo village into this data dir without serving (tests, benchmarks).
+    SeedDemo {
+        #[arg(long, default_value_t = demo::DEMO_FARMERS)]
+        farmers: usize,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// Print this node's id (its public key).
+    NodeId,
     /// Inspect the audit log.
     Audit {
         #[command(subcommand)]
@@ -203,6 +232,70 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Enroll { cloud, token } => {
+            let store = server::open_store(&config)?;
+            let key = farmco_edge::identity::load_or_create_node_key(&config.data_dir)?;
+            let enrollment =
+                runtime()?.block_on(enroll(&cloud, &token, &key, &config.node_name))?;
+            store.write(|tx| {
+                farmco_edge::store::sync_state::set_enrollment(tx, &enrollment)?;
+                farmco_edge::store::audit::append(
+                    tx,
+                    store::now_ms(),
+                    &farmco_edge::store::audit::AuditEvent {
+                        actor: "cli",
+                        action: "node.enroll",
+                        target: &enrollment.node_id,
+                        detail: serde_json::json!({"cloud": enrollment.cloud_url,
+                            "villages": enrollment.villages}),
+                    },
+                )?;
+                Ok(())
+            })?;
+            println!(
+                "enrolled as {} for villages {}",
+                enrollment.node_id,
+                enrollment.villages.join(",")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::SeedDemo { farmers, seed } => {
+            let store = server::open_store(&config)?;
+            let summary = demo::seed_demo_village(&store, farmers, seed, store::now_ms())?;
+            println!(
+                "seeded {} farmers, {} farms, {} soil tests",
+                summary.farmers, summary.farms, summary.soil_tests
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync {
+            once,
+            cloud,
+            repair,
+        } => {
+            if !once {
+                anyhow::bail!("use `farmco-edge sync --once` (the server syncs by itself)");
+            }
+            let store = server::open_store(&config)?;
+            let store_for_repair = store.clone();
+            let key = std::sync::Arc::new(farmco_edge::identity::load_or_create_node_key(
+                &config.data_dir,
+            )?);
+            let mut client =
+                farmco_edge::sync_client::SyncClient::new(store, key, config.sync.clone(), None)?;
+            client.set_cloud_url_override(cloud);
+            if repair {
+                farmco_edge::sync_client::request_repair(&store_for_repair)?;
+            }
+            let summary = runtime()?.block_on(client.round())?;
+            println!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::NodeId => {
+            let key = farmco_edge::identity::load_or_create_node_key(&config.data_dir)?;
+            println!("{}", key.node_id());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -218,6 +311,67 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// Exchange the one-time token for this node's enrollment.
+async fn enroll(
+    cloud: &str,
+    token: &str,
+    key: &farmco_sync::protocol::keys::NodeSecretKey,
+    name: &str,
+) -> anyhow::Result<farmco_edge::store::sync_state::Enrollment> {
+    let url = format!("{}/api/v1/enroll", cloud.trim_end_matches('/'));
+    let response = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()?
+        .post(&url)
+        .json(&serde_json::json!({
+            "token": token,
+            "public_key": key.node_id().to_string(),
+            "name": name,
+            "software_version": env!("CARGO_PKG_VERSION"),
+        }))
+        .send()
+        .await
+        .with_context(|| format!("contacting {url}"))?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!(
+            "enrollment refused ({status}): {}",
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or("no reason given")
+        );
+    }
+    let node_id = body["node_id"].as_str().unwrap_or_default().to_owned();
+    if node_id != key.node_id().to_string() {
+        anyhow::bail!("the cloud answered with another node id ({node_id:?})");
+    }
+    let cloud_public_key = body["cloud_public_key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    cloud_public_key
+        .parse::<farmco_sync::protocol::keys::NodeId>()
+        .map_err(|_| anyhow::anyhow!("the cloud's public key is not valid"))?;
+    let villages = body["villages"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    if villages.is_empty() {
+        anyhow::bail!("the cloud assigned no villages");
+    }
+    Ok(farmco_edge::store::sync_state::Enrollment {
+        node_id,
+        cloud_url: cloud.trim_end_matches('/').to_owned(),
+        cloud_public_key,
+        villages,
+    })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -28,6 +28,8 @@ pub fn init_logging(config: &Config) {
 
 /// Open the node's store as configured.
 pub fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
+    // The identity is created on first start, whatever the command.
+    crate::identity::load_or_create_node_key(&config.data_dir)?;
     let store = Store::open(
         &config.data_dir,
         config.synchronous,
@@ -44,7 +46,20 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let state = Arc::new(AppState::new(store, config).context("loading the farm index")?);
+    let data_dir = config.data_dir.clone();
+    let sync_config = config.sync.clone();
+    let state = Arc::new(AppState::new(store.clone(), config).context("loading the farm index")?);
+    let key = Arc::new(crate::identity::load_or_create_node_key(&data_dir)?);
+    let for_index = state.clone();
+    let on_farms: crate::sync_client::FarmsChanged = Arc::new(move |changed| {
+        for (_, farms) in changed {
+            for_index.reindex_farms(farms);
+        }
+    });
+    let client = crate::sync_client::SyncClient::new(store, key, sync_config, Some(on_farms))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (sync_handle, sync_task) = crate::sync_client::spawn(client);
+    let _ = state.sync.set(sync_handle.clone());
     let app = api::router(state);
     axum::serve(
         listener,
@@ -52,7 +67,10 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
-    .context("HTTP server failed")
+    .context("HTTP server failed")?;
+    sync_handle.shutdown().await;
+    let _ = sync_task.await;
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -999,8 +999,13 @@ impl FarmerDoc {
         self.all_or_nothing(|doc| doc.merge(other_doc).map(|_| ()))
     }
 
+    /// The inner automerge document, for the sync protocol (`protocol::heads::doc_sync_step`).
+    pub(crate) fn automerge(&self) -> &Automerge {
+        &self.doc
+    }
+
     /// Run `f` on the document; on an error or a panic, put back the document as it was.
-    fn all_or_nothing(
+    pub(crate) fn all_or_nothing(
         &mut self,
         f: impl FnOnce(&mut Automerge) -> Result<(), AutomergeError>,
     ) -> Result<(), DocError> {

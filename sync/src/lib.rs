@@ -1,7 +1,9 @@
 //! `farmco-sync`: the pure core of FarmCo-Pilot Edge.
 //!
-//! The domain model ([`model`]), validated farm boundaries ([`boundary`]) and the per-farmer
-//! automerge document ([`doc`]) that edge nodes and the cloud exchange as change logs.
+//! The domain model ([`model`]), validated farm boundaries ([`boundary`]), the per-farmer
+//! automerge document ([`doc`]) that edge nodes and the cloud exchange as change logs, and
+//! the sync protocol between them ([`protocol`]: keys, signed envelopes, wire payloads, the
+//! readings codec, batch planning, anti-entropy).
 //!
 //! Invariants (checked by the tidy test in `tests/it/tidy.rs`):
 //! - No I/O, no clock, no randomness: time (`CommitMeta::time_ms`) and replica identities
@@ -13,6 +15,7 @@
 pub mod boundary;
 pub mod doc;
 pub mod model;
+pub mod protocol;
 
 pub use boundary::{Boundary, MAX_BOUNDARY_VERTICES};
 pub use doc::{CommitMeta, DocError, FarmPatch, FarmerDoc, FarmerPatch, HistoryEntry, LocalChange};

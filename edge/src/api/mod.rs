@@ -8,6 +8,7 @@
 pub mod auth_routes;
 pub mod farmers;
 pub mod ops;
+pub mod sensors;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -37,6 +38,8 @@ pub struct AppState {
     pub farm_index: RwLock<FarmIndex>,
     pub limiter: LoginLimiter,
     pub metrics: Metrics,
+    /// The running sync task, when the node serves with one.
+    pub sync: std::sync::OnceLock<crate::sync_client::SyncHandle>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -68,13 +71,19 @@ impl AppState {
             farm_index: RwLock::new(index),
             limiter,
             metrics: Metrics::new(),
+            sync: std::sync::OnceLock::new(),
         })
     }
 
     /// Replace the index entries of one farmer's farms after a write.
     pub fn reindex(&self, outcome: &crate::store::farmers::WriteOutcome) {
+        self.reindex_farms(&outcome.farms);
+    }
+
+    /// Replace the index entries of these farms (after a local write or a sync).
+    pub fn reindex_farms(&self, farms: &[farmco_sync::Farm]) {
         let mut index = self.farm_index.write().unwrap_or_else(|p| p.into_inner());
-        for farm in &outcome.farms {
+        for farm in farms {
             index.upsert(
                 farm.id.0,
                 farm.farmer_id.0,
@@ -104,6 +113,7 @@ pub fn router(state: SharedState) -> Router {
         )
         .route("/farmers/{id}/history", get(farmers::farmer_history))
         .route("/farmers/{id}/farms", post(farmers::create_farm))
+        .route("/sync/trigger", post(ops::trigger_sync))
         .route("/farms/nearby", get(farmers::nearby_farms))
         .route(
             "/farms/{id}",
@@ -112,6 +122,10 @@ pub fn router(state: SharedState) -> Router {
         .route(
             "/farms/{id}/soil-tests",
             get(farmers::list_soil_tests).post(farmers::create_soil_test),
+        )
+        .route(
+            "/sensors/{id}/readings",
+            get(sensors::get_readings).post(sensors::post_readings),
         )
         .fallback(api_not_found);
     Router::new()

@@ -62,6 +62,29 @@ pub async fn metrics(State(state): State<SharedState>) -> Response {
         .into_response()
 }
 
+/// Start a sync round now (supervisors and admins).
+#[utoipa::path(post, path = "/api/v1/sync/trigger", tag = "sync",
+    responses((status = 202), (status = 403, body = super::ErrorBody), (status = 409, body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn trigger_sync(
+    State(state): State<SharedState>,
+    user: super::CurrentUser,
+) -> Result<StatusCode, super::ApiError> {
+    user.require(crate::store::users::Role::Supervisor)?;
+    match state.sync.get() {
+        Some(handle) => {
+            // A full mailbox means a round is already queued: that is as good as accepted.
+            let _ = handle.trigger();
+            Ok(StatusCode::ACCEPTED)
+        }
+        None => Err(super::ApiError::new(
+            StatusCode::CONFLICT,
+            "sync_unavailable",
+            "this node runs without a sync task",
+        )),
+    }
+}
+
 pub async fn openapi() -> impl IntoResponse {
     Json(ApiDoc::openapi())
 }
@@ -130,6 +153,9 @@ impl utoipa::Modify for BearerAuth {
         super::farmers::nearby_farms,
         super::farmers::create_soil_test,
         super::farmers::list_soil_tests,
+        super::sensors::post_readings,
+        super::sensors::get_readings,
+        trigger_sync,
     ),
     modifiers(&BearerAuth)
 )]

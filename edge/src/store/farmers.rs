@@ -46,7 +46,7 @@ pub struct WriteOutcome {
     pub changed: bool,
 }
 
-fn load_doc(conn: &Connection, actor: &[u8], id: FarmerId) -> StoreResult<FarmerDoc> {
+pub(crate) fn load_doc(conn: &Connection, actor: &[u8], id: FarmerId) -> StoreResult<FarmerDoc> {
     let saved: Option<Vec<u8>> = conn
         .query_row(
             "SELECT saved FROM documents WHERE doc_id = ?1",
@@ -58,7 +58,12 @@ fn load_doc(conn: &Connection, actor: &[u8], id: FarmerId) -> StoreResult<Farmer
     Ok(FarmerDoc::load(actor, &saved)?)
 }
 
-fn save_doc(conn: &Connection, id: FarmerId, doc: &mut FarmerDoc, now_ms: i64) -> StoreResult<()> {
+pub(crate) fn save_doc(
+    conn: &Connection,
+    id: FarmerId,
+    doc: &mut FarmerDoc,
+    now_ms: i64,
+) -> StoreResult<()> {
     let farmer = doc.farmer()?;
     let heads = serde_json::Value::from(doc.heads_hex()).to_string();
     let saved = doc.save();
@@ -173,6 +178,87 @@ pub fn project(conn: &Connection, doc: &FarmerDoc, now_ms: i64) -> StoreResult<V
         )?;
     }
     Ok(farms)
+}
+
+/// Hash of raw automerge change bytes (None for bytes automerge cannot parse; parsing untrusted
+/// bytes runs under `catch_unwind` because automerge has panicked on malformed input).
+pub fn change_hash(bytes: &[u8]) -> Option<[u8; 32]> {
+    std::panic::catch_unwind(|| automerge::Change::try_from(bytes).ok().map(|c| c.hash().0))
+        .ok()
+        .flatten()
+}
+
+/// What applying changes from the cloud did to one document.
+#[derive(Debug, Clone)]
+pub enum RemoteApply {
+    /// Applied; the farmer's farms after the change (for the spatial index).
+    Applied {
+        farmer_id: FarmerId,
+        farms: Vec<Farm>,
+    },
+    /// Not applied, with the reason; the bytes went to quarantine.
+    Quarantined(String),
+}
+
+/// Apply changes that came from elsewhere to one farmer document, inside the caller's
+/// transaction: merge, save, log each change as `remote`, rebuild the projection. A document
+/// that would end up outside `scope` (the node's villages) or that does not decode is left
+/// untouched and the bytes are quarantined.
+pub fn apply_remote_changes(
+    conn: &Connection,
+    actor: &[u8],
+    doc_id: FarmerId,
+    changes: &[Vec<u8>],
+    scope: &[VillageCode],
+    now_ms: i64,
+) -> StoreResult<RemoteApply> {
+    let quarantine = |reason: String| -> StoreResult<RemoteApply> {
+        for bytes in changes {
+            super::sync_state::quarantine(conn, "sync.down", &reason, bytes, now_ms)?;
+        }
+        Ok(RemoteApply::Quarantined(reason))
+    };
+    let mut doc = match load_doc(conn, actor, doc_id) {
+        Ok(doc) => doc,
+        Err(StoreError::NotFound(_)) => FarmerDoc::new_empty(actor)?,
+        Err(e) => return Err(e),
+    };
+    if let Err(e) = doc.apply_changes(changes) {
+        return quarantine(format!("document {doc_id}: {e}"));
+    }
+    let farmer = match doc.farmer() {
+        Ok(f) => f,
+        // Changes whose dependencies never arrived leave an incomplete document: keep the bytes
+        // in quarantine; anti-entropy brings the document whole later.
+        Err(e) if !doc.missing_deps_hex().is_empty() => {
+            return quarantine(format!("document {doc_id} lacks dependencies: {e}"));
+        }
+        Err(e) => return quarantine(format!("document {doc_id}: {e}")),
+    };
+    if farmer.id != doc_id {
+        return quarantine(format!("document {doc_id} holds farmer {}", farmer.id));
+    }
+    if !scope.contains(&farmer.village_code) {
+        return quarantine(format!(
+            "document {doc_id} belongs to village {} outside this node's scope",
+            farmer.village_code
+        ));
+    }
+    save_doc(conn, doc_id, &mut doc, now_ms)?;
+    for bytes in changes {
+        if let Some(hash) = change_hash(bytes) {
+            conn.execute(
+                "INSERT OR IGNORE INTO change_log (doc_id, hash, bytes, origin, author, created_ms)
+                 VALUES (?1, ?2, ?3, 'remote', NULL, ?4)",
+                params![doc_id.to_string(), hash.as_slice(), bytes, now_ms],
+            )?;
+        }
+    }
+    let farms = project(conn, &doc, now_ms)?;
+    Ok(RemoteApply::Applied {
+        farmer_id: doc_id,
+        farms,
+    })
 }
 
 fn phone_taken(conn: &Connection, phone: &str, except: Option<FarmerId>) -> StoreResult<bool> {

@@ -107,8 +107,69 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 "#;
 
+/// Version 2: sync with the cloud — identity and cursors, the outbox of the pending signed
+/// request, sensor readings (append-only, shipped by id), advisories that came down, and the
+/// quarantine of input that could not be processed.
+const V2: &str = r#"
+CREATE TABLE sync_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+-- The one request in flight: stored before it is sent, resent verbatim until answered.
+CREATE TABLE sync_outbox (
+    seq        INTEGER PRIMARY KEY,
+    envelope   BLOB NOT NULL,
+    up_to_seq  INTEGER NOT NULL,            -- highest change_log.seq in the request
+    readings_to_id INTEGER NOT NULL,        -- highest readings.id in the request
+    created_ms INTEGER NOT NULL
+) STRICT;
+
+-- Sensor readings: rowid = arrival order = the sync cursor; (sensor, metric, ts) is the key.
+CREATE TABLE readings (
+    id          INTEGER PRIMARY KEY,
+    sensor_id   TEXT NOT NULL,
+    metric      TEXT NOT NULL,
+    ts_ms       INTEGER NOT NULL,
+    value       REAL NOT NULL,
+    received_ms INTEGER NOT NULL,
+    flags       INTEGER NOT NULL DEFAULT 0   -- bit 0: timestamp assigned on receipt
+) STRICT;
+CREATE UNIQUE INDEX readings_key ON readings (sensor_id, metric, ts_ms);
+
+CREATE TABLE advisories (
+    id             TEXT PRIMARY KEY,
+    seq            INTEGER NOT NULL,
+    village_codes  TEXT NOT NULL,          -- JSON array
+    kind           TEXT NOT NULL,
+    title          TEXT NOT NULL,
+    body           TEXT NOT NULL,          -- JSON object
+    valid_from_ms  INTEGER NOT NULL,
+    valid_until_ms INTEGER,
+    created_ms     INTEGER NOT NULL,
+    received_ms    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX advisories_kind ON advisories (kind, valid_from_ms);
+
+-- Anti-entropy: documents found to differ from the cloud, with the next automerge sync message
+-- to send for each (NULL: start a fresh exchange).
+CREATE TABLE anti_entropy (
+    doc_id  TEXT PRIMARY KEY,
+    message BLOB
+) STRICT;
+
+-- What could not be processed is kept, never dropped.
+CREATE TABLE quarantine (
+    id          INTEGER PRIMARY KEY,
+    source      TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    reason      TEXT NOT NULL,
+    bytes       BLOB NOT NULL
+) STRICT;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1)])
+    Migrations::new(vec![M::up(V1), M::up(V2)])
 }
 
 #[cfg(test)]

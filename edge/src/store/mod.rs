@@ -12,6 +12,8 @@
 pub mod audit;
 pub mod farmers;
 pub mod migrations;
+pub mod readings;
+pub mod sync_state;
 pub mod users;
 
 use std::path::{Path, PathBuf};

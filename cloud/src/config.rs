@@ -1,0 +1,357 @@
+//! Server configuration: TOML → [`RawConfig`] (every field documented in config/cloud.toml,
+//! unknown keys rejected) → validated [`Config`] with units resolved.
+//!
+//! The shipped `config/cloud.toml` is compiled in as the embedded default, so the example file
+//! and the defaults can never drift apart. Precedence: environment variable > command-line flag >
+//! file (`DATABASE_URL`, `FARMCO_CLOUD_LISTEN`, `FARMCO_CLOUD_DATA_DIR`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// The example configuration, used as-is when no `--config` is given.
+pub const EMBEDDED_DEFAULT_TOML: &str = include_str!("../../config/cloud.toml");
+
+/// Largest ops request body we will ever allow, whatever the file says (16 MiB).
+const BODY_LIMIT_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Upper bound on pooled connections: PostgreSQL's default `max_connections` is 100.
+const POOL_SIZE_MAX: usize = 90;
+/// Smallest sync budget worth a round trip (one small change plus framing).
+const BATCH_BUDGET_BYTES_MIN: usize = 1024;
+/// Largest sync budget: the envelope payload limit of the protocol (8 MiB).
+const BATCH_BUDGET_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Widest partition: a month keeps one partition's index small enough to stay cached.
+const PARTITION_INTERVAL_DAYS_MAX: u32 = 31;
+/// Most partitions created ahead (a year); more is only catalog clutter.
+const PARTITIONS_AHEAD_DAYS_MAX: u32 = 366;
+/// Longest enrollment token validity (30 days): tokens are bearer secrets.
+const ENROLLMENT_TOKEN_TTL_HOURS_MAX: u64 = 30 * 24;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub http: RawHttp,
+    pub database: RawDatabase,
+    pub storage: RawStorage,
+    pub auth: RawAuth,
+    pub sync: RawSync,
+    pub readings: RawReadings,
+    pub devices: RawDevices,
+    pub log: RawLog,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub listen: String,
+    pub body_limit_bytes: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub url: String,
+    pub pool_size: usize,
+    pub connect_timeout_seconds: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub session_ttl_minutes: u64,
+    pub login_max_failures_per_user: u32,
+    pub login_max_failures_per_address: u32,
+    pub login_window_seconds: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSync {
+    pub batch_budget_bytes: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReadings {
+    pub partition_interval_days: u32,
+    pub partitions_ahead_days: u32,
+    pub maintenance_interval_minutes: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDevices {
+    pub enrollment_token_ttl_hours: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: String,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Validated configuration, passed explicitly to every component.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub body_limit_bytes: usize,
+    pub database: DatabaseConfig,
+    pub data_dir: PathBuf,
+    pub auth: AuthConfig,
+    pub sync_batch_budget_bytes: usize,
+    pub readings: ReadingsConfig,
+    pub enrollment_token_ttl: Duration,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// A `postgres://` URL; it may carry a password, so it is never logged whole.
+    pub url: String,
+    pub pool_size: usize,
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub session_ttl: Duration,
+    pub login_max_failures_per_user: u32,
+    pub login_max_failures_per_address: u32,
+    pub login_window: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ReadingsConfig {
+    pub partition_interval_days: u32,
+    pub partitions_ahead_days: u32,
+    pub maintenance_interval: Duration,
+}
+
+/// Overrides from the command line.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub log_json: bool,
+}
+
+impl RawConfig {
+    pub fn parse(text: &str) -> anyhow::Result<RawConfig> {
+        toml::from_str(text).context("invalid configuration")
+    }
+
+    pub fn validate(self) -> anyhow::Result<Config> {
+        let listen: SocketAddr = self
+            .http
+            .listen
+            .parse()
+            .with_context(|| format!("http.listen: not an address: {:?}", self.http.listen))?;
+        if self.http.body_limit_bytes < 1024 || self.http.body_limit_bytes > BODY_LIMIT_BYTES_MAX {
+            bail!("http.body_limit_bytes must be between 1024 and {BODY_LIMIT_BYTES_MAX}");
+        }
+        check_database_url(&self.database.url).context("database.url")?;
+        if self.database.pool_size == 0 || self.database.pool_size > POOL_SIZE_MAX {
+            bail!("database.pool_size must be between 1 and {POOL_SIZE_MAX}");
+        }
+        if self.database.connect_timeout_seconds == 0 {
+            bail!("database.connect_timeout_seconds must be positive");
+        }
+        if self.auth.session_ttl_minutes == 0 {
+            bail!("auth.session_ttl_minutes must be positive");
+        }
+        if self.auth.login_max_failures_per_user == 0
+            || self.auth.login_max_failures_per_address == 0
+        {
+            bail!("auth.login_max_failures_* must be positive");
+        }
+        if self.auth.login_window_seconds == 0 {
+            bail!("auth.login_window_seconds must be positive");
+        }
+        if !(BATCH_BUDGET_BYTES_MIN..=BATCH_BUDGET_BYTES_MAX)
+            .contains(&self.sync.batch_budget_bytes)
+        {
+            bail!(
+                "sync.batch_budget_bytes must be between {BATCH_BUDGET_BYTES_MIN} and \
+                 {BATCH_BUDGET_BYTES_MAX}"
+            );
+        }
+        if !(1..=PARTITION_INTERVAL_DAYS_MAX).contains(&self.readings.partition_interval_days) {
+            bail!(
+                "readings.partition_interval_days must be between 1 and {PARTITION_INTERVAL_DAYS_MAX}"
+            );
+        }
+        if self.readings.partitions_ahead_days > PARTITIONS_AHEAD_DAYS_MAX {
+            bail!("readings.partitions_ahead_days must be at most {PARTITIONS_AHEAD_DAYS_MAX}");
+        }
+        if self.readings.maintenance_interval_minutes == 0 {
+            bail!("readings.maintenance_interval_minutes must be positive");
+        }
+        if !(1..=ENROLLMENT_TOKEN_TTL_HOURS_MAX).contains(&self.devices.enrollment_token_ttl_hours)
+        {
+            bail!(
+                "devices.enrollment_token_ttl_hours must be between 1 and \
+                 {ENROLLMENT_TOKEN_TTL_HOURS_MAX}"
+            );
+        }
+        let log_format = match self.log.format.as_str() {
+            "human" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            other => bail!("log.format must be \"human\" or \"json\", not {other:?}"),
+        };
+        Ok(Config {
+            listen,
+            body_limit_bytes: self.http.body_limit_bytes,
+            database: DatabaseConfig {
+                url: self.database.url,
+                pool_size: self.database.pool_size,
+                connect_timeout: Duration::from_secs(self.database.connect_timeout_seconds),
+            },
+            data_dir: self.storage.data_dir,
+            auth: AuthConfig {
+                session_ttl: Duration::from_secs(self.auth.session_ttl_minutes * 60),
+                login_max_failures_per_user: self.auth.login_max_failures_per_user,
+                login_max_failures_per_address: self.auth.login_max_failures_per_address,
+                login_window: Duration::from_secs(self.auth.login_window_seconds),
+            },
+            sync_batch_budget_bytes: self.sync.batch_budget_bytes,
+            readings: ReadingsConfig {
+                partition_interval_days: self.readings.partition_interval_days,
+                partitions_ahead_days: self.readings.partitions_ahead_days,
+                maintenance_interval: Duration::from_secs(
+                    self.readings.maintenance_interval_minutes * 60,
+                ),
+            },
+            enrollment_token_ttl: Duration::from_secs(
+                self.devices.enrollment_token_ttl_hours * 3600,
+            ),
+            log_format,
+            log_level: self.log.level,
+        })
+    }
+}
+
+/// A database URL must parse and name a database.
+fn check_database_url(url: &str) -> anyhow::Result<()> {
+    let parsed: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("not a PostgreSQL URL: {e}"))?;
+    if parsed.get_dbname().is_none_or(str::is_empty) {
+        bail!("the URL must name a database (postgres://user@host:port/DBNAME)");
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Load the file (or the embedded default), then apply flags and environment.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Config> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p)
+                .with_context(|| format!("reading config file {}", p.display()))?,
+            None => EMBEDDED_DEFAULT_TOML.to_owned(),
+        };
+        let mut config = RawConfig::parse(&text)?.validate()?;
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(listen) = &overrides.listen {
+            config.listen = listen
+                .parse()
+                .with_context(|| format!("--listen: not an address: {listen:?}"))?;
+        }
+        if let Ok(dir) = std::env::var("FARMCO_CLOUD_DATA_DIR")
+            && !dir.is_empty()
+        {
+            config.data_dir = PathBuf::from(dir);
+        }
+        if let Ok(listen) = std::env::var("FARMCO_CLOUD_LISTEN")
+            && !listen.is_empty()
+        {
+            config.listen = listen
+                .parse()
+                .with_context(|| format!("FARMCO_CLOUD_LISTEN: not an address: {listen:?}"))?;
+        }
+        if let Ok(url) = std::env::var("DATABASE_URL")
+            && !url.is_empty()
+        {
+            check_database_url(&url).context("DATABASE_URL")?;
+            config.database.url = url;
+        }
+        if overrides.log_json {
+            config.log_format = LogFormat::Json;
+        }
+        Ok(config)
+    }
+
+    /// The defaults with a given database URL and data dir; used by tests.
+    pub fn for_tests(database_url: &str, data_dir: PathBuf) -> Config {
+        let mut config = RawConfig::parse(EMBEDDED_DEFAULT_TOML)
+            .and_then(RawConfig::validate)
+            .unwrap_or_else(|e| panic!("embedded config is invalid: {e:#}"));
+        config.database.url = database_url.to_owned();
+        config.database.pool_size = 4;
+        config.data_dir = data_dir;
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = RawConfig::parse(EMBEDDED_DEFAULT_TOML).and_then(RawConfig::validate);
+        assert!(c.is_ok(), "{c:?}");
+        let c = c.unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8090");
+        assert_eq!(c.sync_batch_budget_bytes, 32 * 1024);
+        assert_eq!(c.readings.partitions_ahead_days, 7);
+        assert_eq!(c.enrollment_token_ttl, Duration::from_secs(24 * 3600));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let text = EMBEDDED_DEFAULT_TOML.replace("[http]", "[http]\nlisten_port = 1");
+        let err = RawConfig::parse(&text).map(|_| ()).unwrap_err();
+        assert!(format!("{err:#}").contains("listen_port"), "{err:#}");
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        for (from, to) in [
+            ("format = \"human\"", "format = \"xml\""),
+            ("pool_size = 16", "pool_size = 0"),
+            ("partition_interval_days = 1", "partition_interval_days = 0"),
+            (
+                "url = \"postgres://postgres@127.0.0.1:5432/farmco\"",
+                "url = \"postgres://postgres@127.0.0.1:5432\"",
+            ),
+        ] {
+            let text = EMBEDDED_DEFAULT_TOML.replace(from, to);
+            assert_ne!(text, EMBEDDED_DEFAULT_TOML, "{from}");
+            assert!(
+                RawConfig::parse(&text)
+                    .and_then(RawConfig::validate)
+                    .is_err(),
+                "{to}"
+            );
+        }
+    }
+}

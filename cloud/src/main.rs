@@ -1,0 +1,236 @@
+//! `farmco-cloud`: the central server's command line.
+//!
+//! Every subcommand takes `--config FILE` (default: the embedded copy of config/cloud.toml) and
+//! `--data-dir DIR`; `DATABASE_URL`, `FARMCO_CLOUD_LISTEN` and `FARMCO_CLOUD_DATA_DIR` override.
+//! Every subcommand opens the store, which creates the database if missing and applies pending
+//! migrations first.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use farmco_cloud::config::{Config, Overrides};
+use farmco_cloud::store::audit::AuditVerdict;
+use farmco_cloud::{api, server, store};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "farmco-cloud",
+    version,
+    about = "FarmCo-Pilot central server: sync endpoint, PostgreSQL/PostGIS store, ops API"
+)]
+struct Cli {
+    /// Configuration file (TOML). Without it the embedded defaults (config/cloud.toml) apply.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (the cloud's key file). Overrides storage.data_dir.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the ops API and the sync endpoint.
+    Serve {
+        /// Listen address, e.g. 0.0.0.0:8090. Overrides http.listen.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Create the database if needed, apply pending migrations and create readings partitions.
+    Migrate,
+    /// Manage ops users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage edge devices.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// Inspect the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from the first line of standard input.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// ops or admin
+        #[arg(long)]
+        role: String,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Print a one-time enrollment token (the last line of output) for the given villages.
+    Token {
+        /// Village codes the node will serve (repeat, or separate with commas).
+        #[arg(long, value_delimiter = ',', required = true)]
+        villages: Vec<String>,
+    },
+    /// List enrolled nodes.
+    List,
+    /// Revoke a node: every later envelope from it is refused.
+    Revoke {
+        /// Node id (64 hex) or a unique prefix of at least 8 characters.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain; prints "ok" or the first broken link (exit 1).
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        data_dir: cli.data_dir.clone(),
+        listen,
+        log_json: cli.log_json,
+    };
+    let config = Config::load(cli.config.as_deref(), &overrides)?;
+    server::init_logging(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(run_command(cli.command, config))
+}
+
+fn join(v: &[String]) -> String {
+    v.join(",")
+}
+
+fn time_or_dash(t: Option<time::OffsetDateTime>) -> String {
+    t.map_or_else(|| "-".to_owned(), api::rfc3339)
+}
+
+async fn run_command(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    if let Command::Serve { .. } = command {
+        server::run(config).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (store, _key) = server::open(&config).await?;
+    let code = match command {
+        Command::Serve { .. } => ExitCode::SUCCESS,
+        Command::Migrate => {
+            let conn = store.conn().await?;
+            let versions = store::migrations::applied_versions(&conn).await?;
+            println!(
+                "schema at version {} (migrations {:?}); readings backend {:?}",
+                versions.last().copied().unwrap_or(0),
+                versions,
+                store.readings_backend()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::User { command } => match command {
+            UserCommand::Add { username, role } => {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("reading the password from stdin")?;
+                let password = line.trim_end_matches(['\r', '\n']);
+                let user =
+                    api::auth_routes::add_user_checked(&store, &username, password, &role, "cli")
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                println!("added user {} (role {})", user.username, user.role.as_str());
+                ExitCode::SUCCESS
+            }
+            UserCommand::List => {
+                for u in store.list_users().await? {
+                    println!("{}\t{}", u.username, u.role.as_str());
+                }
+                ExitCode::SUCCESS
+            }
+        },
+        Command::Device { command } => match command {
+            DeviceCommand::Token { villages } => {
+                let ttl = config.enrollment_token_ttl;
+                let token = store
+                    .create_enrollment_token(&villages, ttl, "cli")
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!(
+                    "one-time enrollment token for villages {} (valid {} h):",
+                    join(&store::nodes::parse_villages("villages", &villages)?),
+                    ttl.as_secs() / 3600
+                );
+                println!("{token}");
+                ExitCode::SUCCESS
+            }
+            DeviceCommand::List => {
+                println!("node_id\tname\tvillages\tenrolled\tlast_seen\trevoked");
+                for n in store.list_nodes().await? {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        n.node_id,
+                        n.name,
+                        join(&n.villages),
+                        api::rfc3339(n.enrolled_at),
+                        time_or_dash(n.last_seen_at),
+                        time_or_dash(n.revoked_at),
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            DeviceCommand::Revoke { id } => {
+                let node_id = store
+                    .revoke_node(&id, "cli")
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!("revoked {node_id}");
+                ExitCode::SUCCESS
+            }
+        },
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let verdict = store.verify_audit().await?;
+            println!("{verdict}");
+            match verdict {
+                AuditVerdict::Ok { rows } => {
+                    eprintln!("{rows} audit rows verified");
+                    ExitCode::SUCCESS
+                }
+                AuditVerdict::Broken { .. } => ExitCode::FAILURE,
+            }
+        }
+    };
+    store.close();
+    Ok(code)
+}

@@ -1,0 +1,83 @@
+//! The node's ed25519 identity: a 32-byte seed in `<data_dir>/node.key`, created on first start
+//! with mode 0600, never logged (the key type redacts itself in `Debug`).
+//!
+//! The file is written to a temporary name, fsynced and renamed, so a power cut during creation
+//! leaves either no key or a whole key, never half of one.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use farmco_sync::protocol::keys::NodeSecretKey;
+
+pub const KEY_FILE_NAME: &str = "node.key";
+
+/// Load the node key, creating it on first start.
+pub fn load_or_create_node_key(data_dir: &Path) -> anyhow::Result<NodeSecretKey> {
+    let path = data_dir.join(KEY_FILE_NAME);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&path)?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    tracing::warn!(path = %path.display(), mode = format!("{mode:o}"),
+                        "node key is readable by others; run chmod 600");
+                }
+            }
+            NodeSecretKey::from_bytes(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data_dir)?;
+            let seed: [u8; 32] = rand::random();
+            let key = NodeSecretKey::from_seed(seed);
+            let tmp = data_dir.join(format!("{KEY_FILE_NAME}.tmp"));
+            let _ = std::fs::remove_file(&tmp);
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut file = options
+                .open(&tmp)
+                .with_context(|| format!("creating {}", tmp.display()))?;
+            file.write_all(key.seed_bytes())?;
+            file.sync_all()?;
+            drop(file);
+            std::fs::rename(&tmp, &path)?;
+            if let Ok(dir) = std::fs::File::open(data_dir) {
+                let _ = dir.sync_all();
+            }
+            tracing::info!(node_id = %key.node_id(), "created the node key");
+            Ok(key)
+        }
+        Err(e) => bail!("reading {}: {e}", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_is_created_once_with_private_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_or_create_node_key(dir.path()).unwrap();
+        let b = load_or_create_node_key(dir.path()).unwrap();
+        assert_eq!(a.node_id(), b.node_id());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE_NAME))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(!format!("{a:?}").contains(&hex::encode(a.seed_bytes())));
+    }
+}

@@ -1,0 +1,6 @@
+//! End-to-end: a real cloud (PostgreSQL + PostGIS) and real edge processes syncing over HTTP.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod proxy;
+mod sync;
