@@ -18,7 +18,6 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio_postgres::{GenericClient, Transaction};
 use uuid::Uuid;
@@ -129,20 +128,9 @@ struct Written {
     invalid_boundaries: Vec<Uuid>,
 }
 
-/// SHA-256 over the sorted heads as raw 32-byte hashes: the anti-entropy digest of a document.
-/// (Both sides must compute it alike; it belongs in `farmco_sync::protocol` once that exists.)
+/// The anti-entropy digest of a document: the protocol's, so edge and cloud always agree.
 pub fn heads_digest(heads_hex: &[String]) -> [u8; 32] {
-    let mut heads: Vec<&String> = heads_hex.iter().collect();
-    heads.sort();
-    let mut h = Sha256::new();
-    for head in heads {
-        match hex::decode(head) {
-            Ok(bytes) => h.update(bytes),
-            // Not a hash (never stored by us): still digest deterministically.
-            Err(_) => h.update(head.as_bytes()),
-        }
-    }
-    h.finalize().into()
+    farmco_sync::protocol::heads::heads_digest(heads_hex)
 }
 
 /// Second key of a document's advisory lock (collisions only serialize unrelated documents).

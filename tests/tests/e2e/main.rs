@@ -2,5 +2,8 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod envelopes;
+mod nearby;
 mod proxy;
+mod repair;
 mod sync;
