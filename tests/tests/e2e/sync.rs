@@ -188,6 +188,29 @@ async fn two_edges_converge_through_the_cloud() {
     )
     .await;
     assert_eq!(tests["soil_tests"].as_array().unwrap().len(), 1, "{tests}");
+    // An advisory published in the cloud flows down to the village's edges.
+    let (s, body) = call(
+        "POST",
+        &format!("{}/api/v1/advisories", cloud.server.base_url),
+        &tc,
+        Some(
+            json!({"village_codes": ["563412"], "kind": "mandi_price", "title": "Wheat price",
+                    "body": {"wheat": {"price_inr_per_quintal": 2275, "mandi": "Parner"}}}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    drop(sa);
+    let line = a.sync_once();
+    assert!(line.contains("1 advisories"), "{line}");
+    let conn = rusqlite::Connection::open(a.dir.path().join("farmco-edge.db")).unwrap();
+    let (kind, advisory_body): (String, String) = conn
+        .query_row("SELECT kind, body FROM advisories", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(kind, "mandi_price");
+    assert!(advisory_body.contains("2275"), "{advisory_body}");
     // Fleet view knows both nodes.
     let (_, nodes) = call(
         "GET",
