@@ -485,7 +485,7 @@ impl SyncService {
         let hb = &request.heartbeat;
         let heartbeat = serde_json::json!({
             "software_version": hb.software_version,
-            "change_backlog": hb.change_backlog,
+            "change_log_backlog": hb.change_backlog,
             "readings_backlog": hb.readings_backlog,
             "disk_free_bytes": hb.disk_free_bytes,
             "last_sync_ms": hb.last_sync_ms,

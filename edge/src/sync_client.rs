@@ -375,8 +375,9 @@ fn prepare(store: &Store, key: &NodeSecretKey, budget: usize) -> Result<Prepared
                 wire_version: WIRE_VERSION,
                 heartbeat: Heartbeat {
                     software_version: env!("CARGO_PKG_VERSION").to_owned(),
-                    change_backlog: change_backlog as u64,
-                    readings_backlog: readings_backlog as u64,
+                    // What is still waiting once this request is acknowledged.
+                    change_backlog: (change_backlog as u64).saturating_sub(up.len() as u64),
+                    readings_backlog: (readings_backlog as u64).saturating_sub(readings_up as u64),
                     disk_free_bytes: disk_free_bytes(&data_dir),
                     last_sync_ms: cursors.last_sync_ms,
                     clock_ms: now_ms(),

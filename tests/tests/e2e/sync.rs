@@ -224,6 +224,12 @@ async fn two_edges_converge_through_the_cloud() {
         2,
         "{nodes}"
     );
+    for node in nodes["nodes"].as_array().unwrap() {
+        // The heartbeat of every round reaches the fleet view.
+        assert!(node["last_seen_at"].is_string(), "{node}");
+        assert!(node["disk_free_bytes"].as_u64().unwrap_or(0) > 0, "{node}");
+        assert_eq!(node["change_log_backlog"].as_u64(), Some(0), "{node}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
