@@ -298,7 +298,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 // ---------------------------------------------------------------- conversions
 
-fn farmer_response(row: &FarmerRow, farms: Option<&[FarmRow]>) -> FarmerResponse {
+fn farmer_response(row: &FarmerRow, farms: Option<&[(FarmId, String, f64)]>) -> FarmerResponse {
     let f = &row.farmer;
     FarmerResponse {
         id: f.id.to_string(),
@@ -312,10 +312,10 @@ fn farmer_response(row: &FarmerRow, farms: Option<&[FarmRow]>) -> FarmerResponse
         farms: farms.map(|farms| {
             farms
                 .iter()
-                .map(|r| FarmSummary {
-                    id: r.farm.id.to_string(),
-                    survey_number: r.farm.survey_number.clone(),
-                    area_ha: r.area_ha,
+                .map(|(id, survey_number, area_ha)| FarmSummary {
+                    id: id.to_string(),
+                    survey_number: survey_number.clone(),
+                    area_ha: *area_ha,
                 })
                 .collect()
         }),
@@ -598,7 +598,7 @@ pub async fn get_farmer(
     let id: FarmerId = parse_id(&id, "farmer")?;
     let row = visible_farmer(&state, &user, id).await?;
     let store = state.store.clone();
-    let farms = blocking(move || store.farms_of_farmer(id).map_err(ApiError::from)).await?;
+    let farms = blocking(move || store.farm_summaries(id).map_err(ApiError::from)).await?;
     Ok(Json(farmer_response(&row, Some(&farms))))
 }
 
@@ -656,7 +656,7 @@ pub async fn patch_farmer(
             .farmer(id)
             .map_err(ApiError::from)?
             .ok_or_else(ApiError::internal)?;
-        let farms = store.farms_of_farmer(id).map_err(ApiError::from)?;
+        let farms = store.farm_summaries(id).map_err(ApiError::from)?;
         Ok((row, farms))
     })
     .await?;

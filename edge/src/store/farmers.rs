@@ -517,6 +517,33 @@ impl Store {
         })
     }
 
+    /// (farm id, survey number, area) of a farmer's farms, without reading the boundaries: what
+    /// a farmer's page lists (parsing and validating every boundary would dominate the lookup).
+    pub fn farm_summaries(&self, id: FarmerId) -> StoreResult<Vec<(FarmId, String, f64)>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, survey_number, area_ha FROM farms WHERE farmer_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt
+                .query_map([id.to_string()], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, f64>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(farm_id, survey, area)| {
+                    let farm_id = farm_id
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt(format!("farms.id {farm_id:?}")))?;
+                    Ok((farm_id, survey, area))
+                })
+                .collect()
+        })
+    }
+
     pub fn farms_of_farmer(&self, id: FarmerId) -> StoreResult<Vec<FarmRow>> {
         self.read(|conn| farm_rows(conn, "f.farmer_id = ?1", &id.to_string()))
     }
