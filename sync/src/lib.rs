@@ -12,6 +12,7 @@
 //!   `catch_unwind` and documents are re-validated when read.
 //! - Domain types carry no serde derives; wire formats are explicit at their boundaries.
 
+pub mod audit;
 pub mod boundary;
 pub mod doc;
 pub mod model;

@@ -8,13 +8,12 @@
 //! (`farmco-audit-v1`).
 
 use futures_util::TryStreamExt;
-use sha2::{Digest, Sha256};
 use tokio_postgres::Transaction;
 
 use super::{LOCK_NAMESPACE, StoreResult, lock_keys, xact_lock};
 
 /// `prev_hash` of the first row.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub use farmco_sync::audit::GENESIS_HASH;
 /// Bound on the detail JSON we keep per row (bigger payloads are summarized).
 pub const DETAIL_BYTES_MAX: usize = 4_096;
 
@@ -25,32 +24,6 @@ pub struct AuditEvent<'a> {
     pub action: &'a str,
     pub target: &'a str,
     pub detail: serde_json::Value,
-}
-
-fn row_hash(
-    seq: i64,
-    ts_ms: i64,
-    actor: &str,
-    action: &str,
-    target: &str,
-    detail: &str,
-    prev: &str,
-) -> String {
-    let mut h = Sha256::new();
-    h.update(b"farmco-audit-v1\0");
-    for part in [
-        seq.to_string().as_str(),
-        ts_ms.to_string().as_str(),
-        actor,
-        action,
-        target,
-        detail,
-        prev,
-    ] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    hex::encode(h.finalize())
 }
 
 /// Unix milliseconds of a timestamp.
@@ -81,7 +54,7 @@ pub async fn append(
         None => (1, GENESIS_HASH.to_owned()),
     };
     let ts_ms = unix_ms(now);
-    let hash = row_hash(
+    let hash = farmco_sync::audit::row_hash(
         seq,
         ts_ms,
         event.actor,
@@ -159,7 +132,7 @@ pub async fn verify(client: &tokio_postgres::Client) -> StoreResult<AuditVerdict
                 reason: "prev_hash does not match the previous row".into(),
             });
         }
-        if row_hash(seq, ts_ms, actor, action, target, detail, &prev) != hash {
+        if farmco_sync::audit::row_hash(seq, ts_ms, actor, action, target, detail, &prev) != hash {
             return Ok(AuditVerdict::Broken {
                 seq,
                 reason: "row content does not match its hash".into(),

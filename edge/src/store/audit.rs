@@ -5,12 +5,11 @@
 //! file). `farmco-edge audit verify` walks the chain and names the first broken link.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use sha2::{Digest, Sha256};
 
 use super::StoreResult;
 
 /// `prev_hash` of the first row.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub use farmco_sync::audit::GENESIS_HASH;
 /// Bound on the detail JSON we keep per row (bigger payloads are summarized by the caller).
 pub const DETAIL_BYTES_MAX: usize = 4_096;
 
@@ -21,32 +20,6 @@ pub struct AuditEvent<'a> {
     pub action: &'a str,
     pub target: &'a str,
     pub detail: serde_json::Value,
-}
-
-fn row_hash(
-    seq: i64,
-    ts_ms: i64,
-    actor: &str,
-    action: &str,
-    target: &str,
-    detail: &str,
-    prev: &str,
-) -> String {
-    let mut h = Sha256::new();
-    h.update(b"farmco-audit-v1\0");
-    for part in [
-        seq.to_string().as_str(),
-        ts_ms.to_string().as_str(),
-        actor,
-        action,
-        target,
-        detail,
-        prev,
-    ] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    hex::encode(h.finalize())
 }
 
 /// Append one row inside the caller's transaction; returns its sequence number.
@@ -66,7 +39,7 @@ pub fn append(conn: &Connection, ts_ms: i64, event: &AuditEvent<'_>) -> StoreRes
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS_HASH.to_owned()),
     };
-    let hash = row_hash(
+    let hash = farmco_sync::audit::row_hash(
         seq,
         ts_ms,
         event.actor,
@@ -141,7 +114,9 @@ pub fn verify(conn: &Connection) -> StoreResult<AuditVerdict> {
                 reason: "prev_hash does not match the previous row".into(),
             });
         }
-        if row_hash(seq, ts_ms, &actor, &action, &target, &detail, &prev) != hash {
+        if farmco_sync::audit::row_hash(seq, ts_ms, &actor, &action, &target, &detail, &prev)
+            != hash
+        {
             return Ok(AuditVerdict::Broken {
                 seq,
                 reason: "row content does not match its hash".into(),
