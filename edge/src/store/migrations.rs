@@ -168,8 +168,34 @@ CREATE TABLE quarantine (
 ) STRICT;
 "#;
 
+/// Version 3: the sensor registry. A sensor is placed at a point and linked to the farm whose
+/// boundary contains it (`farm_link = 'auto'`, recomputed when boundaries change) or to a farm
+/// named explicitly (`farm_link = 'explicit'`, kept). `secret_hash` is the argon2id hash of the
+/// sensor's MQTT password for the embedded broker (NULL: no broker login).
+const V3: &str = r#"
+CREATE TABLE sensors (
+    id           TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    lat          REAL,
+    lon          REAL,
+    farm_id      TEXT,
+    farm_link    TEXT NOT NULL DEFAULT 'auto' CHECK (farm_link IN ('auto', 'explicit')),
+    village_code TEXT,
+    secret_hash  TEXT,
+    created_ms   INTEGER NOT NULL,
+    updated_ms   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sensors_farm ON sensors (farm_id);
+"#;
+
+/// Every migration, oldest first. New versions are appended here (one line each).
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2)])
+    Migrations::new(vec![
+        M::up(V1),
+        M::up(V2),
+        M::up(V3),
+        // next version here
+    ])
 }
 
 #[cfg(test)]
