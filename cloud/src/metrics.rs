@@ -4,26 +4,13 @@
 //! need the database (farmers, change-log length) are refreshed when `/metrics` is scraped. The
 //! sync counters are for the sync endpoint to feed from `ApplyOutcome` and `ReadingsOutcome`.
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct HttpLabels {
-    pub method: String,
-    /// The matched route template (`/api/v1/farms/{id}`), never the raw path, so label
-    /// cardinality stays bounded.
-    pub route: String,
-    pub status: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OutcomeLabels {
-    pub outcome: String,
-}
+pub use farmco_shell::metrics::{HttpLabels, OutcomeLabels, latency_histogram};
 
 pub struct Metrics {
     registry: Registry,
@@ -48,13 +35,6 @@ impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics").finish_non_exhaustive()
     }
-}
-
-fn latency_histogram() -> Histogram {
-    // 0.5 ms .. ~1 s: the API's normal range.
-    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
-        0.000_5, 2.0, 12,
-    ))
 }
 
 impl Metrics {

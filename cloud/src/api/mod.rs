@@ -17,14 +17,11 @@ pub mod sensors;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::auth::LoginLimiter;
 use crate::config::Config;
@@ -32,6 +29,7 @@ use crate::keys::CloudKey;
 use crate::metrics::Metrics;
 use crate::store::users::{Role, User};
 use crate::store::{Store, StoreError};
+pub use farmco_shell::http::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorDetail, bearer_token};
 
 /// Everything a handler may touch.
 #[derive(Debug)]
@@ -143,121 +141,6 @@ async fn api_not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
 
-/// The one error shape of the API.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub field: Option<String>,
-    pub retry_after_s: Option<u64>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ErrorDetail {
-    /// Machine-readable code, e.g. `validation_failed`, `not_found`, `invalid_token`.
-    pub code: String,
-    /// Human-readable explanation.
-    pub message: String,
-    /// JSON path of the offending input field, when there is one.
-    pub field: Option<String>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-            retry_after_s: None,
-        }
-    }
-
-    pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
-        self.field = Some(field.into());
-        self
-    }
-
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
-    }
-
-    pub fn unauthorized() -> ApiError {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid bearer token is required",
-        )
-    }
-
-    pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
-    }
-
-    pub fn not_found(what: &str) -> ApiError {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
-    }
-
-    pub fn internal() -> ApiError {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error; see the server's log",
-        )
-    }
-
-    pub fn unavailable() -> ApiError {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the database is busy or unreachable; retry shortly",
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.to_owned(),
-                message: self.message,
-                field: self.field,
-            },
-        };
-        let mut response = (self.status, Json(body)).into_response();
-        if let Some(s) = self.retry_after_s
-            && let Ok(v) = axum::http::HeaderValue::from_str(&s.to_string())
-        {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, v);
-        }
-        response
-    }
-}
-
-impl From<farmco_sync::ValidationError> for ApiError {
-    fn from(e: farmco_sync::ValidationError) -> ApiError {
-        ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            code: e.code,
-            message: e.message,
-            field: Some(e.field),
-            retry_after_s: None,
-        }
-    }
-}
-
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
@@ -304,87 +187,6 @@ where
     })
 }
 
-/// A JSON body whose rejections use the API's error shape: syntax errors are 400, type and
-/// missing-field errors 422 with the JSON path, oversized bodies 413.
-#[derive(Debug)]
-pub struct ApiJson<T>(pub T);
-
-impl<T, S> FromRequest<S> for ApiJson<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| {
-                let ct = ct.to_ascii_lowercase();
-                ct.starts_with("application/json") || ct.contains("+json")
-            });
-        if !is_json {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "unsupported_content_type",
-                "expected Content-Type: application/json",
-            ));
-        }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "request body is larger than the server accepts",
-                    )
-                } else {
-                    ApiError::bad_request(rejection.body_text())
-                }
-            })?;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let value = match serde_path_to_error::deserialize::<_, T>(&mut de) {
-            Ok(value) => value,
-            Err(err) => {
-                let path = err.path().to_string();
-                let inner = err.into_inner();
-                return Err(match inner.classify() {
-                    serde_json::error::Category::Data => ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid_field",
-                        inner.to_string(),
-                    )
-                    .with_field(if path == "." { String::new() } else { path }),
-                    _ => {
-                        ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", inner.to_string())
-                    }
-                });
-            }
-        };
-        de.end()
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()))?;
-        Ok(ApiJson(value))
-    }
-}
-
-/// Query string extractor whose rejection is a 400 in the API's error shape.
-#[derive(Debug)]
-pub struct ApiQuery<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
-    }
-}
-
 /// The authenticated caller, from `Authorization: Bearer <token>`.
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub User);
@@ -401,16 +203,6 @@ impl CurrentUser {
             )))
         }
     }
-}
-
-/// Extract the bearer token string from the request head.
-pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
 }
 
 impl FromRequestParts<SharedState> for CurrentUser {

@@ -5,15 +5,13 @@
 //! villages assigned to them, and a farmer elsewhere is answered 404, as if it did not exist.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use farmco_sync::doc::{FarmPatch, FarmerPatch};
 use farmco_sync::{
     Boundary, Consents, CropSeason, Farm, FarmId, Farmer, FarmerId, Language, PersonName,
     PhoneNumber, Season, SoilParameters, SoilTest, SoilTestId, ValidationError, VillageCode,
 };
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -281,20 +279,7 @@ pub struct SoilTestListResponse {
     pub soil_tests: Vec<SoilTestResponse>,
 }
 
-/// Query string extractor whose rejection is a 400 in the API's error shape.
-#[derive(Debug)]
-pub struct ApiQuery<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
-    }
-}
+pub use super::ApiQuery;
 
 // ---------------------------------------------------------------- conversions
 
