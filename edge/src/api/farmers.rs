@@ -581,10 +581,16 @@ pub async fn get_farmer(
     Path(id): Path<String>,
 ) -> Result<Json<FarmerResponse>, ApiError> {
     let id: FarmerId = parse_id(&id, "farmer")?;
-    let row = visible_farmer(&state, &user, id).await?;
     let store = state.store.clone();
-    let farms = blocking(move || store.farm_summaries(id).map_err(ApiError::from)).await?;
-    Ok(Json(farmer_response(&row, Some(&farms))))
+    // One trip to the blocking pool for the farmer and their farms.
+    let found =
+        blocking(move || store.farmer_with_farm_summaries(id).map_err(ApiError::from)).await?;
+    match found {
+        Some((row, farms)) if user.0.can_access_village(row.farmer.village_code) => {
+            Ok(Json(farmer_response(&row, Some(&farms))))
+        }
+        _ => Err(ApiError::not_found("farmer")),
+    }
 }
 
 #[utoipa::path(patch, path = "/api/v1/farmers/{id}", tag = "farmers", request_body = PatchFarmerRequest,

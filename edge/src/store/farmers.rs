@@ -520,27 +520,18 @@ impl Store {
     /// (farm id, survey number, area) of a farmer's farms, without reading the boundaries: what
     /// a farmer's page lists (parsing and validating every boundary would dominate the lookup).
     pub fn farm_summaries(&self, id: FarmerId) -> StoreResult<Vec<(FarmId, String, f64)>> {
-        self.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, survey_number, area_ha FROM farms WHERE farmer_id = ?1 ORDER BY id",
-            )?;
-            let rows = stmt
-                .query_map([id.to_string()], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, f64>(2)?,
-                    ))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter()
-                .map(|(farm_id, survey, area)| {
-                    let farm_id = farm_id
-                        .parse()
-                        .map_err(|_| StoreError::Corrupt(format!("farms.id {farm_id:?}")))?;
-                    Ok((farm_id, survey, area))
-                })
-                .collect()
+        self.read(|conn| farm_summaries(conn, id))
+    }
+
+    /// A farmer and the summaries of their farms, read on one connection (one trip to the
+    /// blocking pool for the farmer page).
+    pub fn farmer_with_farm_summaries(
+        &self,
+        id: FarmerId,
+    ) -> StoreResult<Option<(FarmerRow, Vec<FarmSummary>)>> {
+        self.read(|conn| match farmer_row(conn, id)? {
+            Some(row) => Ok(Some((row, farm_summaries(conn, id)?))),
+            None => Ok(None),
         })
     }
 
@@ -673,14 +664,40 @@ impl RawFarmer {
     }
 }
 
+/// A farm as listed on its farmer's page: id, survey number, computed area in hectares.
+pub type FarmSummary = (FarmId, String, f64);
+
+/// Id, survey number and area of each farm of one farmer, ordered by id.
+fn farm_summaries(conn: &Connection, id: FarmerId) -> StoreResult<Vec<(FarmId, String, f64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, survey_number, area_ha FROM farms WHERE farmer_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([id.to_string()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, f64>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(farm_id, survey, area)| {
+            let farm_id = farm_id
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("farms.id {farm_id:?}")))?;
+            Ok((farm_id, survey, area))
+        })
+        .collect()
+}
+
 fn farmer_row(conn: &Connection, id: FarmerId) -> StoreResult<Option<FarmerRow>> {
     let raw = conn
-        .query_row(
+        .prepare_cached(
             "SELECT id, name, phone, language, village_code, consent_sms, consent_voice,
                     consent_data_sharing, created_ms, updated_ms FROM farmers WHERE id = ?1",
-            [id.to_string()],
-            raw_farmer,
-        )
+        )?
+        .query_row([id.to_string()], raw_farmer)
         .optional()?;
     raw.map(RawFarmer::into_row).transpose()
 }

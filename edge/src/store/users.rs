@@ -191,13 +191,14 @@ pub fn create_session(
 /// The user owning an unexpired session.
 pub fn session_user(conn: &Connection, token_hash: &str, now_ms: i64) -> StoreResult<Option<User>> {
     let row: Option<(i64, String, String, String)> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT u.id, u.username, u.role, u.villages FROM sessions s
              JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = ?1 AND s.expires_ms > ?2 AND u.disabled = 0",
-            params![token_hash, now_ms],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
+        )?
+        .query_row(params![token_hash, now_ms], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .optional()?;
     match row {
         Some((id, username, role, villages)) => {
