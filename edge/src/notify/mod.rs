@@ -8,3 +8,4 @@
 //! Persistent state (preferences, notifications, attempts) lives in `store::notify`.
 
 pub mod localtime;
+pub mod router;
