@@ -7,5 +7,6 @@
 //!
 //! Persistent state (preferences, notifications, attempts) lives in `store::notify`.
 
+pub mod config;
 pub mod localtime;
 pub mod router;

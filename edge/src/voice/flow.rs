@@ -252,6 +252,24 @@ pub enum Prompt {
     Goodbye,
 }
 
+/// Every prompt's message id: a language in `recorded` mode needs a file for each.
+pub const PROMPT_MESSAGE_IDS: [&str; 14] = [
+    "ivr-greeting",
+    "ivr-menu",
+    "ivr-mandi-prices",
+    "ivr-weather",
+    "ivr-soil-card",
+    "ivr-soil-moisture",
+    "ivr-open-alerts",
+    "ivr-not-available",
+    "ivr-agent-callback",
+    "ivr-invalid-key",
+    "ivr-language-changed",
+    "ivr-registration",
+    "ivr-voice-not-enabled",
+    "ivr-goodbye",
+];
+
 impl Prompt {
     /// The message id of this prompt (Fluent id and the stem of recorded prompt files).
     pub fn message_id(&self) -> &'static str {
@@ -292,6 +310,19 @@ pub enum CallOutcome {
     Failed,
 }
 
+impl CallOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Completed => "completed",
+            CallOutcome::Missed => "missed",
+            CallOutcome::Rejected => "rejected",
+            CallOutcome::Busy => "busy",
+            CallOutcome::NoAnswer => "no_answer",
+            CallOutcome::Failed => "failed",
+        }
+    }
+}
+
 /// Why a callback is requested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -300,6 +331,15 @@ pub enum CallbackReason {
     RangOff,
     /// Missed-call mode: every call is called back.
     MissedCallMode,
+}
+
+impl CallbackReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackReason::RangOff => "rang_off",
+            CallbackReason::MissedCallMode => "missed_call_mode",
+        }
+    }
 }
 
 /// What the shell must do. Carry them out in order.

@@ -9,4 +9,5 @@
 //! `store::voice`.
 
 pub mod callback;
+pub mod config;
 pub mod flow;
