@@ -411,12 +411,12 @@ pub fn voice_attempt_result(
         .query_row(
             "SELECT a.notification_id, a.tries, n.farmer_id FROM notification_attempts a
              JOIN notifications n ON n.id = a.notification_id
-             WHERE a.id = ?1 AND a.channel = 'voice'",
+             WHERE a.id = ?1 AND a.channel = 'voice' AND a.state IN ('scheduled', 'handed_off')",
             [attempt_id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?
-        .ok_or(StoreError::NotFound("voice attempt"))?;
+        .ok_or(StoreError::NotFound("open voice attempt"))?;
     let consent_sms: bool = conn
         .query_row(
             "SELECT consent_sms FROM farmers WHERE id = ?1",
@@ -472,6 +472,27 @@ pub fn voice_attempt_result(
     Ok(follow)
 }
 
+/// At start-up: voice attempts that were handed to the voice task when the process died have
+/// no result; each counts as an unanswered try (retry or SMS fallback by the usual rule), so a
+/// crash never leaves one stuck and never calls twice for one try. SMS attempts handed off stay
+/// so: the SMS outbox holds them. Returns how many were recovered.
+pub fn recover_voice_attempts(
+    conn: &Connection,
+    config: &RouterConfig,
+    now_ms: i64,
+) -> StoreResult<usize> {
+    let ids: Vec<i64> = conn
+        .prepare(
+            "SELECT id FROM notification_attempts WHERE channel = 'voice' AND state = 'handed_off'",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in &ids {
+        voice_attempt_result(conn, config, *id, false, now_ms)?;
+    }
+    Ok(ids.len())
+}
+
 /// Attempts by channel and state, for `/metrics` (delivery rates per channel).
 pub fn attempt_counts(conn: &Connection) -> StoreResult<Vec<(String, String, i64)>> {
     let mut stmt = conn.prepare(
@@ -481,4 +502,148 @@ pub fn attempt_counts(conn: &Connection) -> StoreResult<Vec<(String, String, i64
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Synchronous;
+    use crate::notify::router::{Message, Source, Urgency};
+    use crate::store::Store;
+    use farmco_sync::{Consents, Farmer, PersonName, PhoneNumber};
+
+    const T0: i64 = 1_796_169_600_000; // 05:30 IST: inside the default quiet hours
+
+    fn store_with_farmer(sms: bool) -> (tempfile::TempDir, Store, FarmerId) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Synchronous::Normal, 1).unwrap();
+        let farmer = Farmer {
+            id: FarmerId(uuid::Uuid::from_u128(5)),
+            name: PersonName::parse("n", "Sunita").unwrap(),
+            phone: PhoneNumber::parse("p", "9812345670").unwrap(),
+            language: Language::Mr,
+            village_code: VillageCode::parse("v", "563412").unwrap(),
+            consents: Consents {
+                sms,
+                voice: true,
+                data_sharing: false,
+            },
+        };
+        store.create_farmer(&farmer, "test", T0).unwrap();
+        (dir, store, farmer.id)
+    }
+
+    fn critical(farmer_id: FarmerId) -> Notification {
+        Notification {
+            dedupe_key: "storm".into(),
+            farmer_id,
+            urgency: Urgency::Critical,
+            source: Source::Advisory,
+            message: Message {
+                key: "advisory-storm".into(),
+                args: Default::default(),
+            },
+        }
+    }
+
+    fn defaults() -> Preferences {
+        Preferences {
+            sms: false,
+            voice: true,
+            language: None,
+            quiet: QuietHours {
+                start_minute: 21 * 60,
+                end_minute: 6 * 60,
+            },
+            max_per_day: 5,
+        }
+    }
+
+    #[test]
+    fn unanswered_voice_tries_fall_back_to_sms_and_crashes_count_as_tries() {
+        let (_dir, store, id) = store_with_farmer(false);
+        let cfg = RouterConfig::default();
+        // Critical at 05:30 IST, in quiet hours: voice now (SMS consent was withdrawn: STOP).
+        let routed = store
+            .write(|tx| route_notification(tx, &cfg, defaults(), &critical(id), T0))
+            .unwrap();
+        assert!(matches!(routed.decision, Decision::Send { .. }));
+        let due = store.read(|c| due_attempts(c, T0)).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].channel, "voice");
+        let attempt = due[0].id;
+        // Handed to the voice task, then the process dies: the try counts, a retry is planned.
+        store
+            .write(|tx| mark_attempt(tx, attempt, AttemptState::HandedOff, None, T0))
+            .unwrap();
+        assert!(store.read(|c| due_attempts(c, T0)).unwrap().is_empty());
+        assert_eq!(
+            store
+                .write(|tx| recover_voice_attempts(tx, &cfg, T0 + 1))
+                .unwrap(),
+            1
+        );
+        let retry_at = T0 + 1 + cfg.voice_retry_delay_ms;
+        assert_eq!(
+            store.read(|c| due_attempts(c, retry_at)).unwrap()[0].tries,
+            1
+        );
+        // Two more unanswered tries: no SMS consent, so the router gives up.
+        for _ in 0..2 {
+            let follow = store
+                .write(|tx| voice_attempt_result(tx, &cfg, attempt, false, retry_at))
+                .unwrap();
+            assert!(matches!(
+                follow,
+                VoiceFollowUp::Retry { .. } | VoiceFollowUp::GiveUp
+            ));
+        }
+        let rows = store.read(|c| list_notifications(c, id, 10)).unwrap();
+        assert_eq!(rows[0].attempts.len(), 1);
+        assert_eq!(rows[0].attempts[0].state, "unanswered");
+        assert_eq!(rows[0].attempts[0].tries, 3);
+    }
+
+    #[test]
+    fn with_sms_consent_the_fallback_is_an_sms() {
+        let (_dir, store, id) = store_with_farmer(true);
+        let cfg = RouterConfig::default();
+        let prefs = Preferences {
+            sms: false,
+            ..defaults()
+        };
+        let normal = Notification {
+            urgency: Urgency::Normal,
+            ..critical(id)
+        };
+        // Normal in quiet hours: a voice call (preferred channel) at 06:00 IST.
+        store
+            .write(|tx| route_notification(tx, &cfg, prefs, &normal, T0))
+            .unwrap();
+        assert!(store.read(|c| due_attempts(c, T0)).unwrap().is_empty());
+        let six = T0 + 30 * 60_000;
+        let due = store.read(|c| due_attempts(c, six)).unwrap();
+        let attempt = due[0].id;
+        let mut follow = VoiceFollowUp::Done;
+        for i in 0..3 {
+            follow = store
+                .write(|tx| voice_attempt_result(tx, &cfg, attempt, false, six + i))
+                .unwrap();
+        }
+        assert_eq!(follow, VoiceFollowUp::FallbackSms { due_ms: six + 2 });
+        let rows = store.read(|c| list_notifications(c, id, 10)).unwrap();
+        let channels: Vec<_> = rows[0]
+            .attempts
+            .iter()
+            .map(|a| (a.channel.as_str(), a.condition.as_str(), a.state.as_str()))
+            .collect();
+        assert_eq!(
+            channels,
+            [
+                ("voice", "always", "unanswered"),
+                ("sms", "fallback", "scheduled")
+            ]
+        );
+        assert!(!store.read(|c| sms_delivered(c, &rows[0].id)).unwrap());
+    }
 }

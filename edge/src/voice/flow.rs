@@ -22,6 +22,8 @@
 //!   the callback logic needs.
 
 use farmco_sync::{FarmerId, Language, PhoneNumber, VillageCode};
+
+use crate::notify::router::Message;
 use serde::Serialize;
 
 /// Guards on configured values (validated in `config.rs`, clamped here too so a hand-built
@@ -108,9 +110,9 @@ pub enum CallInput {
     },
     /// A further ring of the same call, for drivers that report every ring.
     Ring { rings: u32, now_ms: i64 },
-    /// The box is dialing a callback (the shell calls `ModemHandle::dial` right after).
+    /// The box is dialing out (the shell calls `ModemHandle::dial` right after).
     Dialing {
-        callback_id: i64,
+        outbound: Outbound,
         caller: FarmerCaller,
         now_ms: i64,
     },
@@ -124,6 +126,15 @@ pub enum CallInput {
     CallEnded { reason: EndReason, now_ms: i64 },
     /// The timer (or any periodic tick).
     Tick { now_ms: i64 },
+}
+
+/// Why the box dials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outbound {
+    /// A queued missed-call callback (`voice_callbacks.id`): greeting, then the menu.
+    Callback { callback_id: i64 },
+    /// A voice notification (`notification_attempts.id`): greeting, the message, then the menu.
+    Notification { attempt_id: i64, message: Message },
 }
 
 /// Why a call ended: `farmco_hardware::driver::CallEndReason`, mirrored so this core does not
@@ -250,10 +261,12 @@ pub enum Prompt {
     VoiceNotEnabled,
     /// "Thank you, goodbye."
     Goodbye,
+    /// A notification read out on an outbound call (its localization key and arguments).
+    Notification(Message),
 }
 
 /// Every prompt's message id: a language in `recorded` mode needs a file for each.
-pub const PROMPT_MESSAGE_IDS: [&str; 14] = [
+pub const PROMPT_MESSAGE_IDS: [&str; 15] = [
     "ivr-greeting",
     "ivr-menu",
     "ivr-mandi-prices",
@@ -268,6 +281,7 @@ pub const PROMPT_MESSAGE_IDS: [&str; 14] = [
     "ivr-registration",
     "ivr-voice-not-enabled",
     "ivr-goodbye",
+    "ivr-notification",
 ];
 
 impl Prompt {
@@ -288,6 +302,7 @@ impl Prompt {
             Prompt::RegistrationInstructions => "ivr-registration",
             Prompt::VoiceNotEnabled => "ivr-voice-not-enabled",
             Prompt::Goodbye => "ivr-goodbye",
+            Prompt::Notification(_) => "ivr-notification",
         }
     }
 }
@@ -364,10 +379,11 @@ pub enum Action {
     },
     /// Log that the farmer pressed a key (the call log keeps DTMF next to the spoken text).
     LogKey { digit: char },
-    /// The call is over: log it; for a callback, report the outcome to the callback logic.
+    /// The call is over: log it; for an outbound call, report the outcome (callback logic, or
+    /// the notification attempt: answered, or unanswered → retry / SMS fallback).
     CallOver {
         outcome: CallOutcome,
-        callback_id: Option<i64>,
+        outbound: Option<Outbound>,
     },
 }
 
@@ -410,7 +426,7 @@ pub struct CallFlow {
     config: FlowConfig,
     phase: Phase,
     caller: CallerLookup,
-    callback_id: Option<i64>,
+    outbound: Option<Outbound>,
     language: Language,
     answered: bool,
     rejected: bool,
@@ -440,7 +456,7 @@ impl CallFlow {
             config,
             phase: Phase::Idle,
             caller: CallerLookup::Unknown,
-            callback_id: None,
+            outbound: None,
             language,
             answered: false,
             rejected: false,
@@ -496,14 +512,14 @@ impl CallFlow {
                 }
             }
             CallInput::Dialing {
-                callback_id,
+                outbound,
                 caller,
                 now_ms,
             } => {
                 if self.phase == Phase::Idle {
                     self.language = self.pick_language(caller.language);
                     self.caller = CallerLookup::Farmer(caller);
-                    self.callback_id = Some(callback_id);
+                    self.outbound = Some(outbound);
                     self.started_ms = now_ms;
                     self.phase = Phase::Dialing;
                 }
@@ -591,11 +607,14 @@ impl CallFlow {
 
     fn start_talking(&mut self, now_ms: i64, out: &mut Vec<Action>) {
         let (queue, then, menu) = match &self.caller {
-            CallerLookup::Farmer(f) if f.voice_consent => (
-                vec![Prompt::Greeting, Prompt::Menu],
-                AfterSpeech::Continue,
-                true,
-            ),
+            CallerLookup::Farmer(f) if f.voice_consent => {
+                let mut queue = vec![Prompt::Greeting];
+                if let Some(Outbound::Notification { message, .. }) = &self.outbound {
+                    queue.push(Prompt::Notification(message.clone()));
+                }
+                queue.push(Prompt::Menu);
+                (queue, AfterSpeech::Continue, true)
+            }
             CallerLookup::Farmer(_) => (
                 vec![Prompt::VoiceNotEnabled, Prompt::Goodbye],
                 AfterSpeech::HangUp,
@@ -854,7 +873,7 @@ impl CallFlow {
             }
         };
         if outcome == CallOutcome::Missed
-            && self.callback_id.is_none()
+            && self.outbound.is_none()
             && let CallerLookup::Farmer(f) = &self.caller
             && f.voice_consent
         {
@@ -865,7 +884,7 @@ impl CallFlow {
         }
         out.push(Action::CallOver {
             outcome,
-            callback_id: self.callback_id,
+            outbound: self.outbound.clone(),
         });
     }
 }
@@ -1161,7 +1180,7 @@ mod tests {
         );
         assert!(a.contains(&Action::CallOver {
             outcome: CallOutcome::Completed,
-            callback_id: None
+            outbound: None
         }));
         assert!(flow.is_finished());
     }
@@ -1311,7 +1330,7 @@ mod tests {
                 },
                 Action::CallOver {
                     outcome: CallOutcome::Missed,
-                    callback_id: None
+                    outbound: None
                 }
             ]
         );
@@ -1347,7 +1366,7 @@ mod tests {
             a.last(),
             Some(&Action::CallOver {
                 outcome: CallOutcome::Rejected,
-                callback_id: None
+                outbound: None
             })
         );
         // Unknown callers are rejected without a callback (the box does not dial strangers).
@@ -1361,7 +1380,7 @@ mod tests {
         let c = Content::default();
         let mut flow = CallFlow::new(FlowConfig::default());
         let dial = CallInput::Dialing {
-            callback_id: 42,
+            outbound: Outbound::Callback { callback_id: 42 },
             caller: farmer(true),
             now_ms: 0,
         };
@@ -1381,10 +1400,58 @@ mod tests {
             a.last(),
             Some(&Action::CallOver {
                 outcome: CallOutcome::Busy,
-                callback_id: Some(42)
+                outbound: Some(Outbound::Callback { callback_id: 42 })
             })
         );
         assert!(!a.iter().any(|x| matches!(x, Action::QueueCallback { .. })));
+    }
+
+    #[test]
+    fn a_notification_call_reads_the_message_then_offers_the_menu() {
+        let c = Content::default();
+        let message = Message {
+            key: "alert-storm".into(),
+            args: [("day".to_owned(), "Friday".to_owned())].into(),
+        };
+        let outbound = Outbound::Notification {
+            attempt_id: 7,
+            message: message.clone(),
+        };
+        let dial = CallInput::Dialing {
+            outbound: outbound.clone(),
+            caller: farmer(true),
+            now_ms: 0,
+        };
+        let mut flow = CallFlow::new(FlowConfig::default());
+        flow.handle(dial.clone(), &c);
+        let mut log = flow.handle(CallInput::Answered { now_ms: 1 }, &c);
+        log.extend(flow.handle(CallInput::SpeechFinished { now_ms: 2 }, &c));
+        log.extend(flow.handle(CallInput::SpeechFinished { now_ms: 3 }, &c));
+        assert_eq!(
+            spoken(&log),
+            ["ivr-greeting", "ivr-notification", "ivr-menu"]
+        );
+        assert!(log.contains(&Action::Speak {
+            prompt: Prompt::Notification(message),
+            language: Language::Hi
+        }));
+        // Unanswered: the outcome goes back to the notification attempt.
+        let mut flow = CallFlow::new(FlowConfig::default());
+        flow.handle(dial, &c);
+        let a = flow.handle(
+            CallInput::CallEnded {
+                reason: EndReason::NoAnswer,
+                now_ms: 60_000,
+            },
+            &c,
+        );
+        assert_eq!(
+            a.last(),
+            Some(&Action::CallOver {
+                outcome: CallOutcome::NoAnswer,
+                outbound: Some(outbound)
+            })
+        );
     }
 
     #[test]
@@ -1446,7 +1513,7 @@ mod tests {
             }),
             (0_u32..6, t.clone()).prop_map(|(rings, now_ms)| CallInput::Ring { rings, now_ms }),
             (any::<bool>(), t.clone()).prop_map(|(c, now_ms)| CallInput::Dialing {
-                callback_id: 1,
+                outbound: Outbound::Callback { callback_id: 1 },
                 caller: farmer(c),
                 now_ms
             }),
