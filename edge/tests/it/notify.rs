@@ -320,3 +320,45 @@ async fn dedupe_and_daily_cap_survive_a_restart() {
         Decision::Send { .. }
     ));
 }
+
+#[tokio::test]
+async fn routes_are_documented_and_broadcasts_audited() {
+    let node = TestNode::new();
+    let (status, spec) = node.call("GET", "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/api/v1/notifications",
+        "/api/v1/broadcasts",
+        "/api/v1/farmers/{id}/notification-preferences",
+        "/api/v1/voice/calls",
+        "/api/v1/voice/callbacks",
+    ] {
+        assert!(spec["paths"][path].is_object(), "openapi lacks {path}");
+    }
+    let sup = node.login("super").await;
+    let (status, body) = node
+        .call(
+            "POST",
+            "/api/v1/broadcasts",
+            Some(&sup),
+            Some(broadcast("b-9")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["recipients"], 0);
+    let actions: Vec<(String, String)> = node
+        .state
+        .store
+        .read(|c| {
+            let mut stmt = c.prepare("SELECT actor, action FROM audit_log ORDER BY seq")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .unwrap();
+    assert!(
+        actions.contains(&("super".to_owned(), "notify.broadcast".to_owned())),
+        "{actions:?}"
+    );
+}
