@@ -254,8 +254,11 @@ pub struct PlannedAttempt {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SuppressReason {
+    /// The same dedupe key for the same farmer within the window.
     Duplicate,
+    /// No channel the farmer consented to (and, below critical, also prefers).
     NoConsent,
+    /// Over the farmer's daily cap (normal and high only).
     DailyCap,
 }
 

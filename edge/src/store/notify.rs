@@ -5,7 +5,8 @@
 //! the pure router (`crate::notify::router`), and stores the decision, all in the caller's
 //! (IMMEDIATE) transaction: two deliveries of the same alert racing, or one redelivered after
 //! a `kill -9`, see each other and the second is a duplicate. Duplicates are not stored (an
-//! alert rule re-firing every minute would fill the table); everything else is.
+//! alert rule re-firing every minute would fill the table), nor a suppression already recorded
+//! for the same alert within the dedupe window; everything else is.
 
 use farmco_sync::{FarmerId, Language, VillageCode};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -155,6 +156,24 @@ pub fn route_notification(
     );
     if decision == Decision::Suppressed(SuppressReason::Duplicate) {
         return Ok(Routed { id: None, decision });
+    }
+    // A suppression already recorded for the same alert within the window is not stored again
+    // (a rule re-firing for a farmer without consent would otherwise add a row a minute).
+    if let Decision::Suppressed(reason) = &decision {
+        let recorded: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM notifications WHERE farmer_id = ?1 AND dedupe_key = ?2
+                AND suppressed = ?3 AND created_ms > ?4)",
+            params![
+                farmer,
+                n.dedupe_key,
+                reason.as_str(),
+                now_ms.saturating_sub(config.dedupe_window_ms)
+            ],
+            |r| r.get(0),
+        )?;
+        if recorded {
+            return Ok(Routed { id: None, decision });
+        }
     }
     let id = uuid::Uuid::new_v4().to_string();
     let args = serde_json::to_string(&n.message.args)
@@ -645,5 +664,33 @@ mod tests {
             ]
         );
         assert!(!store.read(|c| sms_delivered(c, &rows[0].id)).unwrap());
+    }
+
+    #[test]
+    fn a_repeated_suppression_is_recorded_once() {
+        let (_dir, store, id) = store_with_farmer(false);
+        let cfg = RouterConfig::default();
+        let prefs = Preferences {
+            voice: false,
+            ..defaults()
+        };
+        let normal = Notification {
+            urgency: Urgency::Normal,
+            ..critical(id)
+        };
+        // No SMS consent and voice not preferred: nothing can carry a normal notification.
+        for i in 0..5 {
+            let routed = store
+                .write(|tx| route_notification(tx, &cfg, prefs, &normal, T0 + i * 60_000))
+                .unwrap();
+            assert_eq!(
+                routed.decision,
+                Decision::Suppressed(SuppressReason::NoConsent)
+            );
+            assert_eq!(routed.id.is_some(), i == 0);
+        }
+        let rows = store.read(|c| list_notifications(c, id, 10)).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].suppressed.as_deref(), Some("no_consent"));
     }
 }
