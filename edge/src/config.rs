@@ -28,6 +28,8 @@ pub struct RawConfig {
     pub auth: RawAuth,
     pub sync: RawSync,
     pub log: RawLog,
+    pub voice: crate::voice::config::RawVoice,
+    pub notify: crate::notify::config::RawNotify,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +107,8 @@ pub struct Config {
     pub sync: SyncConfig,
     pub log_format: LogFormat,
     pub log_level: String,
+    pub voice: crate::voice::config::VoiceConfig,
+    pub notify: crate::notify::config::NotifyConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -193,6 +197,8 @@ impl RawConfig {
         if self.node.name.trim().is_empty() {
             bail!("node.name must not be empty");
         }
+        let notify = self.notify.validate()?;
+        let voice = self.voice.validate(notify.router.clock)?;
         Ok(Config {
             node_name: self.node.name,
             listen,
@@ -217,6 +223,8 @@ impl RawConfig {
             },
             log_format,
             log_level: self.log.level,
+            voice,
+            notify,
         })
     }
 }

@@ -24,6 +24,16 @@ pub struct OutcomeLabels {
     pub outcome: String,
 }
 
+/// Notification attempts by channel and state (voice/notifications, issue #6).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelStateLabels {
+    /// `sms` or `voice`.
+    pub channel: String,
+    /// The attempt's state (`scheduled`, `delivered`, `answered`, `failed`, ...): per-channel
+    /// delivery rate = delivered (or answered) / all attempts of the channel.
+    pub state: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
@@ -31,6 +41,7 @@ pub struct Metrics {
     pub logins: Family<OutcomeLabels, Counter>,
     pub farmers: Gauge,
     pub change_log_entries: Gauge,
+    pub notification_attempts: Family<ChannelStateLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -77,6 +88,12 @@ impl Metrics {
             "Entries in the document change log",
             change_log_entries.clone(),
         );
+        let notification_attempts = Family::<ChannelStateLabels, Gauge>::default();
+        registry.register(
+            "notification_attempts",
+            "Notification delivery attempts by channel and state (refreshed at scrape)",
+            notification_attempts.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -84,6 +101,7 @@ impl Metrics {
             logins,
             farmers,
             change_log_entries,
+            notification_attempts,
         }
     }
 

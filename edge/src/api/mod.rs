@@ -7,6 +7,7 @@
 
 pub mod auth_routes;
 pub mod farmers;
+pub mod notify;
 pub mod ops;
 pub mod sensors;
 
@@ -125,6 +126,15 @@ pub fn router(state: SharedState) -> Router {
             "/sensors/{id}/readings",
             get(sensors::get_readings).post(sensors::post_readings),
         )
+        // notifications and voice (issue #6)
+        .route("/notifications", get(notify::list_notifications))
+        .route("/broadcasts", post(notify::create_broadcast))
+        .route(
+            "/farmers/{id}/notification-preferences",
+            get(notify::get_preferences).put(notify::put_preferences),
+        )
+        .route("/voice/calls", get(notify::list_calls))
+        .route("/voice/callbacks", get(notify::list_callbacks))
         .fallback(api_not_found);
     Router::new()
         .nest("/api/v1", api)

@@ -43,14 +43,30 @@ pub async fn readyz(State(state): State<SharedState>) -> Response {
 pub async fn metrics(State(state): State<SharedState>) -> Response {
     let store = state.store.clone();
     let counts = tokio::task::spawn_blocking(move || {
-        Some((store.farmer_count().ok()?, store.change_log_len().ok()?))
+        Some((
+            store.farmer_count().ok()?,
+            store.change_log_len().ok()?,
+            store
+                .read(crate::store::notify::attempt_counts)
+                .unwrap_or_default(),
+        ))
     })
     .await
     .ok()
     .flatten();
-    if let Some((farmers, changes)) = counts {
+    if let Some((farmers, changes, attempts)) = counts {
         state.metrics.farmers.set(farmers);
         state.metrics.change_log_entries.set(changes);
+        for (channel, state_name, n) in attempts {
+            state
+                .metrics
+                .notification_attempts
+                .get_or_create(&crate::metrics::ChannelStateLabels {
+                    channel,
+                    state: state_name,
+                })
+                .set(n);
+        }
     }
     (
         [(
@@ -156,6 +172,12 @@ impl utoipa::Modify for BearerAuth {
         super::sensors::post_readings,
         super::sensors::get_readings,
         trigger_sync,
+        super::notify::list_notifications,
+        super::notify::create_broadcast,
+        super::notify::get_preferences,
+        super::notify::put_preferences,
+        super::notify::list_calls,
+        super::notify::list_callbacks,
     ),
     modifiers(&BearerAuth)
 )]

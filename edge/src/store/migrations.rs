@@ -188,12 +188,118 @@ CREATE TABLE sensors (
 CREATE INDEX sensors_farm ON sensors (farm_id);
 "#;
 
+/// Voice and notifications (issue #6): the persistent callback queue, the call log with every
+/// spoken text and key, agents' call-back tasks; farmers' notification preferences, the
+/// notifications routed and every delivery attempt with its outcome.
+const V_VOICE: &str = r#"
+CREATE TABLE voice_callbacks (
+    id           INTEGER PRIMARY KEY,
+    number       TEXT NOT NULL,                 -- E.164
+    farmer_id    TEXT NOT NULL,
+    reason       TEXT NOT NULL CHECK (reason IN ('rang_off', 'missed_call_mode')),
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'dialing', 'done', 'failed')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    due_ms       INTEGER NOT NULL,
+    local_day    INTEGER NOT NULL,              -- the local day it counts on (daily limit)
+    last_outcome TEXT,
+    created_ms   INTEGER NOT NULL,
+    updated_ms   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX voice_callbacks_due ON voice_callbacks (state, due_ms);
+CREATE INDEX voice_callbacks_number ON voice_callbacks (number, local_day);
+
+CREATE TABLE voice_calls (
+    id          INTEGER PRIMARY KEY,
+    direction   TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound')),
+    number      TEXT,                           -- NULL: withheld
+    farmer_id   TEXT,
+    callback_id INTEGER REFERENCES voice_callbacks (id),
+    language    TEXT NOT NULL,
+    started_ms  INTEGER NOT NULL,
+    answered_ms INTEGER,
+    ended_ms    INTEGER,
+    outcome     TEXT                            -- NULL while the call is on
+) STRICT;
+CREATE INDEX voice_calls_started ON voice_calls (started_ms);
+
+-- Everything said on a call (the rendered text and the prompt it came from) and every key.
+CREATE TABLE voice_call_events (
+    call_id INTEGER NOT NULL REFERENCES voice_calls (id),
+    seq     INTEGER NOT NULL,
+    at_ms   INTEGER NOT NULL,
+    kind    TEXT NOT NULL CHECK (kind IN ('spoken', 'key')),
+    prompt  TEXT,                               -- message id of the prompt (spoken)
+    text    TEXT NOT NULL,                      -- the spoken text, or the key
+    PRIMARY KEY (call_id, seq)
+) STRICT;
+
+-- "Ask an agent to call me back" (menu key 9): tasks for the village's agents.
+CREATE TABLE agent_tasks (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('call_back')),
+    farmer_id    TEXT NOT NULL,
+    village_code TEXT NOT NULL,
+    number       TEXT NOT NULL,
+    call_id      INTEGER REFERENCES voice_calls (id),
+    state        TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'done')),
+    created_ms   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX agent_tasks_village ON agent_tasks (village_code, state);
+
+CREATE TABLE notification_preferences (
+    farmer_id          TEXT PRIMARY KEY,
+    sms                INTEGER NOT NULL,
+    voice              INTEGER NOT NULL,
+    language           TEXT,                    -- NULL: the farmer's language
+    quiet_start_minute INTEGER NOT NULL CHECK (quiet_start_minute BETWEEN 0 AND 1439),
+    quiet_end_minute   INTEGER NOT NULL CHECK (quiet_end_minute BETWEEN 0 AND 1439),
+    max_per_day        INTEGER NOT NULL CHECK (max_per_day >= 1),
+    updated_ms         INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE notifications (
+    id            TEXT PRIMARY KEY,             -- uuid
+    farmer_id     TEXT NOT NULL,
+    dedupe_key    TEXT NOT NULL,
+    urgency       TEXT NOT NULL CHECK (urgency IN ('low', 'normal', 'high', 'critical')),
+    source        TEXT NOT NULL CHECK (source IN ('alert', 'advisory', 'broadcast')),
+    message_key   TEXT NOT NULL,
+    message_args  TEXT NOT NULL,                -- JSON object
+    language      TEXT,
+    state         TEXT NOT NULL CHECK (state IN ('scheduled', 'suppressed')),
+    suppressed    TEXT,                         -- duplicate | no_consent | daily_cap
+    counted       INTEGER NOT NULL,             -- counts against the daily cap
+    local_day     INTEGER NOT NULL,
+    created_ms    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX notifications_farmer ON notifications (farmer_id, created_ms);
+CREATE INDEX notifications_dedupe ON notifications (farmer_id, dedupe_key, created_ms);
+
+-- Every delivery attempt and its outcome. The executor picks due 'scheduled' rows, hands them
+-- to the SMS outbox or the voice queue ('handed_off') in the same transaction, and records the
+-- outcome when it is known.
+CREATE TABLE notification_attempts (
+    id              INTEGER PRIMARY KEY,
+    notification_id TEXT NOT NULL REFERENCES notifications (id),
+    channel         TEXT NOT NULL CHECK (channel IN ('sms', 'voice')),
+    condition       TEXT NOT NULL CHECK (condition IN ('always', 'unless_sms_delivered', 'digest', 'fallback')),
+    due_ms          INTEGER NOT NULL,
+    tries           INTEGER NOT NULL DEFAULT 0,
+    state           TEXT NOT NULL CHECK (state IN ('scheduled', 'handed_off', 'delivered', 'answered', 'failed', 'unanswered', 'cancelled')),
+    outcome         TEXT,
+    updated_ms      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX notification_attempts_due ON notification_attempts (state, due_ms);
+CREATE INDEX notification_attempts_notification ON notification_attempts (notification_id);
+"#;
+
 /// Every migration, oldest first. New versions are appended here (one line each).
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
         M::up(V2),
         M::up(V3),
+        M::up(V_VOICE),
         // next version here
     ])
 }

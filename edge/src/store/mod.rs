@@ -12,9 +12,11 @@
 pub mod audit;
 pub mod farmers;
 pub mod migrations;
+pub mod notify;
 pub mod readings;
 pub mod sync_state;
 pub mod users;
+pub mod voice;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,6 +4,7 @@
 
 mod api;
 mod durability;
+mod notify;
 mod projection;
 mod support;
 mod tidy;
