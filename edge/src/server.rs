@@ -60,7 +60,24 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (sync_handle, sync_task) = crate::sync_client::spawn(client);
     let _ = state.sync.set(sync_handle.clone());
-    let app = api::router(state);
+    let modem = crate::modem::ModemLink::start(
+        &state.config.modem,
+        &state.config.sms,
+        state.store.clone(),
+        &state.metrics,
+        None,
+    )
+    .await?;
+    if let Some(link) = modem {
+        if let Some(url) = link.simulator_control_url() {
+            println!("modem simulator control: {url}");
+            println!(
+                "  text the box: curl -X POST {url}/sms -H 'content-type: application/json' -d '{{\"from\":\"+919812345678\",\"text\":\"BHAV GEHUN\"}}'; replies: curl {url}/outbox"
+            );
+        }
+        let _ = state.modem.set(link);
+    }
+    let app = api::router(state.clone());
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -70,6 +87,9 @@ pub async fn serve(
     .context("HTTP server failed")?;
     sync_handle.shutdown().await;
     let _ = sync_task.await;
+    if let Some(link) = state.modem.get() {
+        link.shutdown().await;
+    }
     Ok(())
 }
 

@@ -9,6 +9,7 @@ pub mod auth_routes;
 pub mod farmers;
 pub mod ops;
 pub mod sensors;
+pub mod sms;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -40,6 +41,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The running sync task, when the node serves with one.
     pub sync: std::sync::OnceLock<crate::sync_client::SyncHandle>,
+    /// The running modem (driver, SMS dispatcher and outbox worker), when the node has one.
+    pub modem: std::sync::OnceLock<crate::modem::ModemLink>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -72,6 +75,7 @@ impl AppState {
             limiter,
             metrics: Metrics::new(),
             sync: std::sync::OnceLock::new(),
+            modem: std::sync::OnceLock::new(),
         })
     }
 
@@ -126,6 +130,14 @@ pub fn router(state: SharedState) -> Router {
         .route(
             "/sensors/{id}/readings",
             get(sensors::get_readings).post(sensors::post_readings),
+        )
+        // SMS service
+        .route("/sms/inbox", get(sms::list_inbox))
+        .route("/sms/outbox", get(sms::list_outbox))
+        .route("/sms/registrations", get(sms::list_registrations))
+        .route(
+            "/sms/registrations/{id}/confirm",
+            post(sms::confirm_registration),
         )
         .fallback(api_not_found);
     Router::new()

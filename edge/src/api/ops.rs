@@ -52,6 +52,16 @@ pub async fn metrics(State(state): State<SharedState>) -> Response {
         state.metrics.farmers.set(farmers);
         state.metrics.change_log_entries.set(changes);
     }
+    if let Some(modem) = state.modem.get() {
+        let store = state.store.clone();
+        let outbox =
+            tokio::task::spawn_blocking(move || store.read(crate::store::sms::outbox_counts).ok())
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+        modem.refresh_metrics(&state.metrics, &outbox);
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -156,6 +166,10 @@ impl utoipa::Modify for BearerAuth {
         super::sensors::post_readings,
         super::sensors::get_readings,
         trigger_sync,
+        super::sms::list_inbox,
+        super::sms::list_outbox,
+        super::sms::list_registrations,
+        super::sms::confirm_registration,
     ),
     modifiers(&BearerAuth)
 )]

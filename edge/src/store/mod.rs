@@ -13,6 +13,7 @@ pub mod audit;
 pub mod farmers;
 pub mod migrations;
 pub mod readings;
+pub mod sms;
 pub mod sync_state;
 pub mod users;
 
