@@ -4,7 +4,8 @@
 //! Each round: read what is due and today's usage, let [`policy::choose`] pick (replies, then
 //! alerts, then bulk; the daily cap with its reply reserve), mark it `sending` (committed
 //! before the modem sees it), send, then commit `sent` with the part references, or a retry
-//! with backoff, or `failed`. Over the cap → deferred to the next local day. While a call is
+//! with backoff, or `failed`. Over the cap → the worker waits for the next local day (or a
+//! new message, which may be a reply inside the reserve); nothing is dropped or rewritten. While a call is
 //! in progress (`in_call`, set by the voice work) no new message starts: the modem cannot
 //! send SMS during a call on most SIM800-class firmware, and the caller should not hear the
 //! line stall. Rows found `sending` at start-up go back to `queued` (at-least-once).
@@ -93,7 +94,8 @@ pub async fn run(shared: WorkerShared, config: WorkerConfig, mut stop: watch::Re
         );
     }
     loop {
-        if *stop.borrow() {
+        // A dropped sender (the link is gone) stops the worker too.
+        if *stop.borrow() || stop.has_changed().is_err() {
             return;
         }
         if shared.in_call.load(Ordering::Acquire) {
@@ -146,23 +148,21 @@ pub async fn run(shared: WorkerShared, config: WorkerConfig, mut stop: watch::Re
                 record(&shared, &config, id, row.attempts + 1, result).await;
             }
             Choice::OverCap(ids) => {
-                shared.count("deferred_over_cap");
+                // Nothing is written: the rows stay due, and the next look (a new message, the
+                // next day, or a restart with another cap) decides again.
+                shared.count("over_cap_wait");
                 tracing::info!(
                     messages = ids.len(),
                     used,
                     cap = config.cap.cap,
                     "sms outbox: daily cap reached; waiting for the next day"
                 );
-                let store = shared.store.clone();
-                let _ = blocking(move || {
-                    store.write(|tx| {
-                        for id in &ids {
-                            sms_store::defer(tx, *id, next_day_ms, now_ms())?;
-                        }
-                        Ok(())
-                    })
-                })
-                .await;
+                let wait_ms = u64::try_from(next_day_ms.saturating_sub(now_ms())).unwrap_or(0);
+                tokio::select! {
+                    () = shared.wake.notified() => {}
+                    () = tokio::time::sleep(Duration::from_millis(wait_ms.max(1))) => {}
+                    _ = stop.changed() => {}
+                }
             }
             Choice::Idle => {
                 let store = shared.store.clone();

@@ -339,16 +339,6 @@ pub fn mark_failed(conn: &Connection, id: i64, error: &str, now_ms: i64) -> Stor
     Ok(())
 }
 
-/// Put a row that waits for the next day's quota back in line without spending an attempt.
-pub fn defer(conn: &Connection, id: i64, until_ms: i64, now_ms: i64) -> StoreResult<()> {
-    conn.execute(
-        "UPDATE sms_outbox SET next_attempt_ms = ?2, updated_ms = ?3
-         WHERE id = ?1 AND state = 'queued'",
-        params![id, until_ms, now_ms],
-    )?;
-    Ok(())
-}
-
 /// Rows left in `sending` by a crash go back to `queued`. Returns how many.
 pub fn requeue_interrupted(conn: &Connection, now_ms: i64) -> StoreResult<usize> {
     Ok(conn.execute(
