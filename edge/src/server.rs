@@ -70,10 +70,16 @@ pub async fn serve(
     .await?;
     if let Some(link) = modem {
         if let Some(url) = link.simulator_control_url() {
-            println!("modem simulator control: {url}");
-            println!(
+            // Not println!: a closed stdout (a supervisor that read only the first line) must
+            // not take the node down.
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "modem simulator control: {url}");
+            let _ = writeln!(
+                out,
                 "  text the box: curl -X POST {url}/sms -H 'content-type: application/json' -d '{{\"from\":\"+919812345678\",\"text\":\"BHAV GEHUN\"}}'; replies: curl {url}/outbox"
             );
+            let _ = out.flush();
         }
         let _ = state.modem.set(link);
     }

@@ -5,5 +5,6 @@
 mod api;
 mod durability;
 mod projection;
+mod sms;
 mod support;
 mod tidy;
