@@ -419,6 +419,34 @@ mod tests {
     }
 
     #[test]
+    fn modem_and_sms_sections() {
+        let c = RawConfig::parse(EMBEDDED_DEFAULT_TOML)
+            .and_then(RawConfig::validate)
+            .unwrap();
+        assert_eq!(c.modem.device, ModemDevice::Simulator);
+        assert_eq!(c.sms.offset.whole_seconds(), 19_800);
+        assert_eq!(c.sms.cap.cap, 100);
+        assert_eq!(
+            ModemDevice::parse("/dev/ttyUSB2").unwrap(),
+            ModemDevice::Serial(PathBuf::from("/dev/ttyUSB2"))
+        );
+        assert_eq!(ModemDevice::parse("none").unwrap(), ModemDevice::None);
+        for (from, to) in [
+            ("profile = \"sim800\"", "profile = \"nokia\""),
+            ("reply_reserve = 20", "reply_reserve = 200"),
+            ("timezone_offset = \"+05:30\"", "timezone_offset = \"IST\""),
+        ] {
+            let text = EMBEDDED_DEFAULT_TOML.replace(from, to);
+            assert!(
+                RawConfig::parse(&text)
+                    .and_then(RawConfig::validate)
+                    .is_err(),
+                "{to} must be rejected"
+            );
+        }
+    }
+
+    #[test]
     fn bad_values_are_rejected() {
         let text = EMBEDDED_DEFAULT_TOML.replace("synchronous = \"full\"", "synchronous = \"off\"");
         assert!(
