@@ -30,6 +30,34 @@ pub struct RawConfig {
     pub log: RawLog,
     pub voice: crate::voice::config::RawVoice,
     pub notify: crate::notify::config::RawNotify,
+    pub modem: RawModem,
+    pub sms: RawSms,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModem {
+    pub device: String,
+    pub profile: String,
+    pub simulator: RawModemSimulator,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModemSimulator {
+    pub control_listen: String,
+    pub cmgs_delay_ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSms {
+    pub daily_cap_per_sim: u32,
+    pub reply_reserve: u32,
+    pub timezone_offset: String,
+    pub send_attempts_max: u32,
+    pub retry_initial_seconds: u64,
+    pub retry_max_seconds: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,7 +137,51 @@ pub struct Config {
     pub log_level: String,
     pub voice: crate::voice::config::VoiceConfig,
     pub notify: crate::notify::config::NotifyConfig,
+    pub modem: ModemSettings,
+    pub sms: SmsConfig,
 }
+
+/// Where the modem is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModemDevice {
+    /// Start the simulator in this process (the default: the demo works on any machine).
+    Simulator,
+    /// A serial device or pty (a real modem, or an external `farmco-modem-sim --link`).
+    Serial(PathBuf),
+    /// No modem: the SMS outbox fills and waits.
+    None,
+}
+
+impl ModemDevice {
+    pub fn parse(text: &str) -> anyhow::Result<ModemDevice> {
+        match text.trim() {
+            "" => bail!("modem.device must not be empty"),
+            "simulator" => Ok(ModemDevice::Simulator),
+            "none" => Ok(ModemDevice::None),
+            path => Ok(ModemDevice::Serial(PathBuf::from(path))),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ModemSettings {
+    pub device: ModemDevice,
+    pub profile: farmco_hardware::driver::ModemProfile,
+    pub simulator_control: SocketAddr,
+    pub simulator_cmgs_delay_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SmsConfig {
+    pub cap: crate::sms::policy::DailyCap,
+    pub offset: time::UtcOffset,
+    pub send_attempts_max: u32,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+}
+
+/// Longest simulated CMGS: a minute is the real modem's documented maximum.
+const SIM_CMGS_DELAY_MS_MAX: u64 = 60_000;
 
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
@@ -194,6 +266,60 @@ impl RawConfig {
         {
             bail!("sync.backoff_initial_seconds must be positive and at most backoff_max_seconds");
         }
+        let profile = match self.modem.profile.as_str() {
+            "generic" => farmco_hardware::driver::ModemProfile::Generic,
+            "sim800" => farmco_hardware::driver::ModemProfile::Sim800,
+            "quectel" => farmco_hardware::driver::ModemProfile::Quectel,
+            other => {
+                bail!("modem.profile must be \"generic\", \"sim800\" or \"quectel\", not {other:?}")
+            }
+        };
+        let modem =
+            ModemSettings {
+                device: ModemDevice::parse(&self.modem.device)?,
+                profile,
+                simulator_control: self.modem.simulator.control_listen.parse().with_context(
+                    || {
+                        format!(
+                            "modem.simulator.control_listen: not an address: {:?}",
+                            self.modem.simulator.control_listen
+                        )
+                    },
+                )?,
+                simulator_cmgs_delay_ms: self.modem.simulator.cmgs_delay_ms,
+            };
+        if modem.simulator_cmgs_delay_ms > SIM_CMGS_DELAY_MS_MAX {
+            bail!("modem.simulator.cmgs_delay_ms must be at most {SIM_CMGS_DELAY_MS_MAX}");
+        }
+        let raw_sms = &self.sms;
+        if raw_sms.daily_cap_per_sim == 0 || raw_sms.reply_reserve > raw_sms.daily_cap_per_sim {
+            bail!("sms.daily_cap_per_sim must be positive and at least sms.reply_reserve");
+        }
+        let offset =
+            crate::sms::policy::parse_offset(&raw_sms.timezone_offset).with_context(|| {
+                format!(
+                    "sms.timezone_offset: expected +HH:MM, not {:?}",
+                    raw_sms.timezone_offset
+                )
+            })?;
+        if raw_sms.send_attempts_max == 0
+            || raw_sms.retry_initial_seconds == 0
+            || raw_sms.retry_max_seconds < raw_sms.retry_initial_seconds
+        {
+            bail!(
+                "sms.send_attempts_max and sms.retry_initial_seconds must be positive, and retry_max_seconds at least retry_initial_seconds"
+            );
+        }
+        let sms = SmsConfig {
+            cap: crate::sms::policy::DailyCap {
+                cap: raw_sms.daily_cap_per_sim,
+                reply_reserve: raw_sms.reply_reserve,
+            },
+            offset,
+            send_attempts_max: raw_sms.send_attempts_max,
+            retry_initial: Duration::from_secs(raw_sms.retry_initial_seconds),
+            retry_max: Duration::from_secs(raw_sms.retry_max_seconds),
+        };
         if self.node.name.trim().is_empty() {
             bail!("node.name must not be empty");
         }
@@ -225,6 +351,8 @@ impl RawConfig {
             log_level: self.log.level,
             voice,
             notify,
+            modem,
+            sms,
         })
     }
 }
@@ -258,6 +386,12 @@ impl Config {
                 .parse()
                 .with_context(|| format!("FARMCO_EDGE_LISTEN: not an address: {listen:?}"))?;
         }
+        if let Ok(device) = std::env::var("FARMCO_EDGE_MODEM_DEVICE")
+            && !device.is_empty()
+        {
+            config.modem.device =
+                ModemDevice::parse(&device).context("FARMCO_EDGE_MODEM_DEVICE")?;
+        }
         if overrides.log_json {
             config.log_format = LogFormat::Json;
         }
@@ -290,6 +424,34 @@ mod tests {
         let text = EMBEDDED_DEFAULT_TOML.replace("[http]", "[http]\nlisten_port = 1");
         let err = RawConfig::parse(&text).map(|_| ()).unwrap_err();
         assert!(format!("{err:#}").contains("listen_port"), "{err:#}");
+    }
+
+    #[test]
+    fn modem_and_sms_sections() {
+        let c = RawConfig::parse(EMBEDDED_DEFAULT_TOML)
+            .and_then(RawConfig::validate)
+            .unwrap();
+        assert_eq!(c.modem.device, ModemDevice::Simulator);
+        assert_eq!(c.sms.offset.whole_seconds(), 19_800);
+        assert_eq!(c.sms.cap.cap, 100);
+        assert_eq!(
+            ModemDevice::parse("/dev/ttyUSB2").unwrap(),
+            ModemDevice::Serial(PathBuf::from("/dev/ttyUSB2"))
+        );
+        assert_eq!(ModemDevice::parse("none").unwrap(), ModemDevice::None);
+        for (from, to) in [
+            ("profile = \"sim800\"", "profile = \"nokia\""),
+            ("reply_reserve = 20", "reply_reserve = 200"),
+            ("timezone_offset = \"+05:30\"", "timezone_offset = \"IST\""),
+        ] {
+            let text = EMBEDDED_DEFAULT_TOML.replace(from, to);
+            assert!(
+                RawConfig::parse(&text)
+                    .and_then(RawConfig::validate)
+                    .is_err(),
+                "{to} must be rejected"
+            );
+        }
     }
 
     #[test]

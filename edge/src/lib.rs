@@ -4,14 +4,18 @@
 //! Layers, outermost first: `main.rs` (CLI) → [`server`] (process wiring) → [`api`] (HTTP) →
 //! [`store`] (SQLite) and [`spatial`] (in-memory index) → `farmco_sync` (pure domain core).
 
+pub mod answers;
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod identity;
+pub mod l10n;
 pub mod metrics;
+pub mod modem;
 pub mod notify;
 pub mod server;
+pub mod sms;
 pub mod spatial;
 pub mod store;
 pub mod sync_client;

@@ -156,6 +156,20 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                     started.elapsed().as_secs_f64()
                 );
             }
+            let (today, _) =
+                farmco_edge::sms::policy::local_day(store::now_ms(), config.sms.offset);
+            let sms_demo = farmco_edge::sms::demo::seed_sms_demo(&store, &today, store::now_ms())?;
+            println!(
+                "SMS demo: {} price/weather advisories for village {}, farmer {} (Hindi){}",
+                sms_demo.advisories,
+                demo::DEMO_VILLAGE_CODE,
+                farmco_edge::sms::demo::DEMO_SMS_PHONE,
+                if sms_demo.farmer_created {
+                    ""
+                } else {
+                    " already present"
+                }
+            );
             let (password, generated) = match std::env::var("FARMCO_DEMO_PASSWORD") {
                 Ok(p) if !p.is_empty() => (p, false),
                 _ => (farmco_edge::auth::new_token()[..16].to_owned(), true),

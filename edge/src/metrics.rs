@@ -34,6 +34,26 @@ pub struct ChannelStateLabels {
     pub state: String,
 }
 
+/// SMS service events (`received`, `duplicate`, `sent`, `retry`, `failed`, `delivered`, ...).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SmsEventLabels {
+    pub event: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: String,
+}
+
+/// The modem's state, profile and operator as an info-style gauge (value 1).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModemInfoLabels {
+    pub state: String,
+    pub profile: String,
+    pub operator: String,
+    pub registration: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
@@ -42,6 +62,15 @@ pub struct Metrics {
     pub farmers: Gauge,
     pub change_log_entries: Gauge,
     pub notification_attempts: Family<ChannelStateLabels, Gauge>,
+    // SMS service and modem (refreshed from the driver's health on each scrape).
+    pub sms_events: Family<SmsEventLabels, Counter>,
+    pub sms_outbox_messages: Family<StateLabels, Gauge>,
+    pub modem_info: Family<ModemInfoLabels, Gauge>,
+    pub modem_signal_rssi: Gauge,
+    pub modem_signal_dbm: Gauge,
+    pub modem_registered: Gauge,
+    pub modem_sms_parts_sent: Gauge,
+    pub modem_resets: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -94,8 +123,64 @@ impl Metrics {
             "Notification delivery attempts by channel and state (refreshed at scrape)",
             notification_attempts.clone(),
         );
+        let sms_events = Family::<SmsEventLabels, Counter>::default();
+        registry.register(
+            "sms_events",
+            "SMS service events: received, duplicate, sent, retry, failed, delivered, ...",
+            sms_events.clone(),
+        );
+        let sms_outbox_messages = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "sms_outbox_messages",
+            "SMS outbox messages by state (queued, sending, sent, delivered, failed)",
+            sms_outbox_messages.clone(),
+        );
+        let modem_info = Family::<ModemInfoLabels, Gauge>::default();
+        registry.register(
+            "modem_info",
+            "The modem's state, profile, operator and registration (value 1)",
+            modem_info.clone(),
+        );
+        let modem_signal_rssi = Gauge::default();
+        registry.register(
+            "modem_signal_rssi",
+            "Modem signal, +CSQ rssi 0..31 (-1: unknown)",
+            modem_signal_rssi.clone(),
+        );
+        let modem_signal_dbm = Gauge::default();
+        registry.register(
+            "modem_signal_dbm",
+            "Modem signal in dBm (0: unknown)",
+            modem_signal_dbm.clone(),
+        );
+        let modem_registered = Gauge::default();
+        registry.register(
+            "modem_registered",
+            "1 when the modem is registered on a network",
+            modem_registered.clone(),
+        );
+        let modem_sms_parts_sent = Gauge::default();
+        registry.register(
+            "modem_sms_parts_sent",
+            "SMS parts the modem accepted since the driver started",
+            modem_sms_parts_sent.clone(),
+        );
+        let modem_resets = Gauge::default();
+        registry.register(
+            "modem_resets",
+            "Modem reset sequences since the driver started",
+            modem_resets.clone(),
+        );
         Metrics {
             registry,
+            sms_events,
+            sms_outbox_messages,
+            modem_info,
+            modem_signal_rssi,
+            modem_signal_dbm,
+            modem_registered,
+            modem_sms_parts_sent,
+            modem_resets,
             http_requests,
             http_request_seconds,
             logins,

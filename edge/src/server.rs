@@ -60,7 +60,30 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (sync_handle, sync_task) = crate::sync_client::spawn(client);
     let _ = state.sync.set(sync_handle.clone());
-    let app = api::router(state);
+    let modem = crate::modem::ModemLink::start(
+        &state.config.modem,
+        &state.config.sms,
+        state.store.clone(),
+        &state.metrics,
+        None,
+    )
+    .await?;
+    if let Some(link) = modem {
+        if let Some(url) = link.simulator_control_url() {
+            // Not println!: a closed stdout (a supervisor that read only the first line) must
+            // not take the node down.
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "modem simulator control: {url}");
+            let _ = writeln!(
+                out,
+                "  text the box: curl -X POST {url}/sms -H 'content-type: application/json' -d '{{\"from\":\"+919812345678\",\"text\":\"BHAV GEHUN\"}}'; replies: curl {url}/outbox"
+            );
+            let _ = out.flush();
+        }
+        let _ = state.modem.set(link);
+    }
+    let app = api::router(state.clone());
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -70,6 +93,9 @@ pub async fn serve(
     .context("HTTP server failed")?;
     sync_handle.shutdown().await;
     let _ = sync_task.await;
+    if let Some(link) = state.modem.get() {
+        link.shutdown().await;
+    }
     Ok(())
 }
 

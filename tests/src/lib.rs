@@ -373,3 +373,128 @@ pub async fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> 
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
 }
+
+/// Spawn a server like [`spawn_server`], and also capture the first stdout line (within the
+/// first 50) containing `marker`: returns the text after the marker.
+pub fn spawn_server_capturing(
+    bin_name: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    marker: &str,
+) -> (Server, String) {
+    let mut cmd = Command::new(bin(bin_name));
+    cmd.args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .env_remove("FARMCO_EDGE_DATA_DIR")
+        .env_remove("FARMCO_EDGE_LISTEN")
+        .env_remove("FARMCO_EDGE_MODEM_DEVICE")
+        .env_remove("FARMCO_CLOUD_LISTEN")
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut reader = BufReader::new(stdout);
+    let (mut base_url, mut captured) = (None, None);
+    for _ in 0..50 {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if let Some(pos) = line.find("listening on http://") {
+            base_url = Some(line[pos + "listening on ".len()..].trim().to_owned());
+        }
+        if let Some(pos) = line.find(marker) {
+            captured = Some(line[pos + marker.len()..].trim().to_owned());
+        }
+        if base_url.is_some() && captured.is_some() {
+            break;
+        }
+    }
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+            sink.clear();
+        }
+    });
+    let base_url = base_url.unwrap_or_else(|| panic!("{bin_name} did not report its address"));
+    let captured = captured.unwrap_or_else(|| panic!("{bin_name} printed no {marker:?} line"));
+    (Server { child, base_url }, captured)
+}
+
+/// A `farmco-modem-sim` process with a symlink to its pty and its HTTP side door; killed on
+/// drop. Separate from the edge, so killing the edge leaves the modem (and its SIM) alive.
+#[derive(Debug)]
+pub struct ModemSimProcess {
+    pub child: Child,
+    pub link: PathBuf,
+    pub control_url: String,
+}
+
+impl ModemSimProcess {
+    pub fn start(link: &Path, cmgs_delay_ms: u64) -> ModemSimProcess {
+        let mut child = Command::new(bin("farmco-modem-sim"))
+            .args([
+                "--link",
+                link.to_str().unwrap(),
+                "--control",
+                "127.0.0.1:0",
+                "--cmgs-delay-ms",
+                &cmgs_delay_ms.to_string(),
+                "--status-report-delay-ms",
+                "100",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut control_url = None;
+        for _ in 0..10 {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            if let Some(url) = line.strip_prefix("control: ") {
+                control_url = Some(url.trim().to_owned());
+                break;
+            }
+        }
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                sink.clear();
+            }
+        });
+        ModemSimProcess {
+            child,
+            link: link.to_owned(),
+            control_url: control_url.expect("farmco-modem-sim printed no control URL"),
+        }
+    }
+}
+
+impl Drop for ModemSimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The edge's embedded default configuration with `replacements` applied (`(from, to)` text
+/// substitutions), written into `dir`; returns the file's path.
+pub fn edge_config_with(dir: &Path, name: &str, replacements: &[(&str, &str)]) -> PathBuf {
+    let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/edge.toml");
+    let mut text = std::fs::read_to_string(default).unwrap();
+    for (from, to) in replacements {
+        assert!(text.contains(from), "config has no {from:?}");
+        text = text.replacen(from, to, 1);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}

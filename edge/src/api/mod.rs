@@ -10,6 +10,7 @@ pub mod farmers;
 pub mod notify;
 pub mod ops;
 pub mod sensors;
+pub mod sms;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -39,6 +40,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The running sync task, when the node serves with one.
     pub sync: std::sync::OnceLock<crate::sync_client::SyncHandle>,
+    /// The running modem (driver, SMS dispatcher and outbox worker), when the node has one.
+    pub modem: std::sync::OnceLock<crate::modem::ModemLink>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -71,6 +74,7 @@ impl AppState {
             limiter,
             metrics: Metrics::new(),
             sync: std::sync::OnceLock::new(),
+            modem: std::sync::OnceLock::new(),
         })
     }
 
@@ -135,6 +139,14 @@ pub fn router(state: SharedState) -> Router {
         )
         .route("/voice/calls", get(notify::list_calls))
         .route("/voice/callbacks", get(notify::list_callbacks))
+        // SMS service
+        .route("/sms/inbox", get(sms::list_inbox))
+        .route("/sms/outbox", get(sms::list_outbox))
+        .route("/sms/registrations", get(sms::list_registrations))
+        .route(
+            "/sms/registrations/{id}/confirm",
+            post(sms::confirm_registration),
+        )
         .fallback(api_not_found);
     Router::new()
         .nest("/api/v1", api)

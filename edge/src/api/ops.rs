@@ -68,6 +68,16 @@ pub async fn metrics(State(state): State<SharedState>) -> Response {
                 .set(n);
         }
     }
+    if let Some(modem) = state.modem.get() {
+        let store = state.store.clone();
+        let outbox =
+            tokio::task::spawn_blocking(move || store.read(crate::store::sms::outbox_counts).ok())
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+        modem.refresh_metrics(&state.metrics, &outbox);
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -178,6 +188,10 @@ impl utoipa::Modify for BearerAuth {
         super::notify::put_preferences,
         super::notify::list_calls,
         super::notify::list_callbacks,
+        super::sms::list_inbox,
+        super::sms::list_outbox,
+        super::sms::list_registrations,
+        super::sms::confirm_registration,
     ),
     modifiers(&BearerAuth)
 )]

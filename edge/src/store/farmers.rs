@@ -343,42 +343,7 @@ impl Store {
         F: FnOnce(&Connection, &mut FarmerDoc, &CommitMeta) -> StoreResult<Option<LocalChange>>,
     {
         let actor = *self.actor();
-        self.write(|tx| {
-            let mut doc = load_doc(tx, &actor, id)?;
-            let meta = CommitMeta {
-                author: author.to_owned(),
-                time_ms: now_ms,
-            };
-            let change = edit(tx, &mut doc, &meta)?;
-            let farmer = doc.farmer()?;
-            let Some(change) = change else {
-                return Ok(WriteOutcome {
-                    farmer_id: id,
-                    village_code: farmer.village_code,
-                    farms: doc.farms()?,
-                    changed: false,
-                });
-            };
-            save_doc(tx, id, &mut doc, now_ms)?;
-            append_change(tx, id, &change, author, now_ms)?;
-            let farms = project(tx, &doc, now_ms)?;
-            audit::append(
-                tx,
-                now_ms,
-                &AuditEvent {
-                    actor: author,
-                    action,
-                    target,
-                    detail: json!({"farmer_id": id.to_string(), "change": hex::encode(change.hash)}),
-                },
-            )?;
-            Ok(WriteOutcome {
-                farmer_id: id,
-                village_code: farmer.village_code,
-                farms,
-                changed: true,
-            })
-        })
+        self.write(|tx| edit_farmer_in(tx, &actor, id, author, now_ms, action, target, edit))
     }
 
     pub fn update_farmer(
@@ -788,5 +753,58 @@ fn soil_test_from_row(
         sampled_on: parse_date("sampled_on", sampled_on)?,
         lab,
         parameters: farmco_sync::SoilParameters::from_pairs("parameters", pairs)?,
+    })
+}
+
+/// One edit of a farmer's document inside the caller's transaction: load, commit, save, log,
+/// project and audit (the SMS service uses it to apply LANG in the same transaction as the
+/// inbox row and its reply).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn edit_farmer_in<F>(
+    tx: &Connection,
+    actor: &[u8],
+    id: FarmerId,
+    author: &str,
+    now_ms: i64,
+    action: &str,
+    target: &str,
+    edit: F,
+) -> StoreResult<WriteOutcome>
+where
+    F: FnOnce(&Connection, &mut FarmerDoc, &CommitMeta) -> StoreResult<Option<LocalChange>>,
+{
+    let mut doc = load_doc(tx, actor, id)?;
+    let meta = CommitMeta {
+        author: author.to_owned(),
+        time_ms: now_ms,
+    };
+    let change = edit(tx, &mut doc, &meta)?;
+    let farmer = doc.farmer()?;
+    let Some(change) = change else {
+        return Ok(WriteOutcome {
+            farmer_id: id,
+            village_code: farmer.village_code,
+            farms: doc.farms()?,
+            changed: false,
+        });
+    };
+    save_doc(tx, id, &mut doc, now_ms)?;
+    append_change(tx, id, &change, author, now_ms)?;
+    let farms = project(tx, &doc, now_ms)?;
+    audit::append(
+        tx,
+        now_ms,
+        &AuditEvent {
+            actor: author,
+            action,
+            target,
+            detail: json!({"farmer_id": id.to_string(), "change": hex::encode(change.hash)}),
+        },
+    )?;
+    Ok(WriteOutcome {
+        farmer_id: id,
+        village_code: farmer.village_code,
+        farms,
+        changed: true,
     })
 }

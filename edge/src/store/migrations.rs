@@ -293,12 +293,96 @@ CREATE INDEX notification_attempts_due ON notification_attempts (state, due_ms);
 CREATE INDEX notification_attempts_notification ON notification_attempts (notification_id);
 "#;
 
+/// The SMS service: the inbox (deduplicated on the driver's key; the reply is inserted in the
+/// same transaction as the inbox row), the persistent outbox with priorities, retry state and
+/// the per-part `+CMGS` references that delivery reports quote, self-registrations awaiting an
+/// agent, per-phone language choices and alert consent (read by the notification router).
+/// Undecodable messages go to the V2 `quarantine` table.
+const V_SMS: &str = r#"
+CREATE TABLE sms_inbox (
+    id             INTEGER PRIMARY KEY,
+    dedupe_key     TEXT NOT NULL UNIQUE,     -- the driver's key: sender, SMSC time, text hash
+    sender         TEXT NOT NULL,
+    text           TEXT NOT NULL,
+    smsc_unix_s    INTEGER,
+    parts          INTEGER NOT NULL,
+    parts_expected INTEGER NOT NULL,
+    complete       INTEGER NOT NULL,         -- 0: parts missing (answered as best it can)
+    received_ms    INTEGER NOT NULL,
+    command        TEXT NOT NULL,            -- what it was understood as (help, price, ...)
+    farmer_id      TEXT,
+    reply_id       INTEGER                   -- sms_outbox.id (NULL: no reply possible)
+) STRICT;
+CREATE INDEX sms_inbox_received ON sms_inbox (received_ms);
+
+CREATE TABLE sms_outbox (
+    id              INTEGER PRIMARY KEY,
+    recipient       TEXT NOT NULL,           -- E.164
+    body            TEXT NOT NULL,
+    priority        INTEGER NOT NULL,        -- 0 reply, 1 alert, 2 bulk (lower goes first)
+    kind            TEXT NOT NULL,           -- reply, alert, bulk, registration, ...
+    state           TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'delivered', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL,
+    last_error      TEXT,
+    parts           INTEGER,
+    sent_day        TEXT,                    -- local day (config time zone) of the first attempt
+    created_ms      INTEGER NOT NULL,
+    sent_ms         INTEGER,
+    delivered_ms    INTEGER,
+    updated_ms      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sms_outbox_queue ON sms_outbox (state, priority, next_attempt_ms, id);
+CREATE INDEX sms_outbox_day ON sms_outbox (sent_day);
+
+-- One row per sent part: delivery reports quote (recipient, +CMGS reference).
+CREATE TABLE sms_outbox_parts (
+    outbox_id   INTEGER NOT NULL REFERENCES sms_outbox (id),
+    part        INTEGER NOT NULL,
+    message_ref INTEGER NOT NULL,
+    recipient   TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('sent', 'delivered', 'pending', 'failed')),
+    updated_ms  INTEGER NOT NULL,
+    PRIMARY KEY (outbox_id, part)
+) STRICT;
+CREATE INDEX sms_outbox_parts_ref ON sms_outbox_parts (message_ref, recipient);
+
+CREATE TABLE sms_registrations (
+    id            INTEGER PRIMARY KEY,
+    phone         TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    language      TEXT NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('pending', 'confirmed')),
+    requested_ms  INTEGER NOT NULL,
+    decided_ms    INTEGER,
+    decided_by    TEXT,
+    farmer_id     TEXT
+) STRICT;
+CREATE UNIQUE INDEX sms_registrations_pending ON sms_registrations (phone) WHERE state = 'pending';
+
+-- LANG choices of phones (farmers' own language lives in their document).
+CREATE TABLE sms_contacts (
+    phone      TEXT PRIMARY KEY,
+    language   TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL
+) STRICT;
+
+-- Consent to alerts by SMS (STOP/START), with the time of the last change.
+CREATE TABLE sms_consent (
+    phone      TEXT PRIMARY KEY,
+    alerts     INTEGER NOT NULL,             -- 1: alerts allowed, 0: STOP
+    changed_ms INTEGER NOT NULL,
+    source     TEXT NOT NULL                 -- 'sms' or an agent's username
+) STRICT;
+"#;
+
 /// Every migration, oldest first. New versions are appended here (one line each).
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
         M::up(V2),
         M::up(V3),
+        M::up(V_SMS),
         M::up(V_VOICE),
         // next version here
     ])

@@ -14,6 +14,7 @@ pub mod farmers;
 pub mod migrations;
 pub mod notify;
 pub mod readings;
+pub mod sms;
 pub mod sync_state;
 pub mod users;
 pub mod voice;

@@ -6,5 +6,6 @@ mod api;
 mod durability;
 mod notify;
 mod projection;
+mod sms;
 mod support;
 mod tidy;

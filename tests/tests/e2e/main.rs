@@ -6,4 +6,5 @@ mod envelopes;
 mod nearby;
 mod proxy;
 mod repair;
+mod sms;
 mod sync;

@@ -1,0 +1,211 @@
+//! Localization with Fluent (`fluent-bundle`): one [`Catalog`] per domain (`sms` now, `voice`
+//! later), built from `edge/locales/{locale}/{domain}.ftl`, compiled into the binary so a
+//! village box never misses a file.
+//!
+//! Locales: English and Hindi are complete (a test checks every message id exists in both and
+//! renders). Farmers whose language has no catalog yet are answered in Hindi when their
+//! language is written in Devanagari (Marathi: Hindi is read there) and in English otherwise.
+//! Unicode bidi isolation marks are turned off: they would cost two characters per argument
+//! and turn every English reply into a UCS-2 one.
+
+use std::collections::BTreeMap;
+
+use farmco_sync::Language;
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+
+/// The locales with catalogs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Locale {
+    En,
+    Hi,
+}
+
+impl Locale {
+    pub const ALL: [Locale; 2] = [Locale::En, Locale::Hi];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::Hi => "hi",
+        }
+    }
+
+    /// The catalog to answer a speaker of `language` with.
+    pub fn for_language(language: Language) -> Locale {
+        match language {
+            Language::En => Locale::En,
+            Language::Hi | Language::Mr => Locale::Hi,
+            _ => Locale::En,
+        }
+    }
+}
+
+/// Why a catalog could not be built or a message rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum L10nError {
+    #[error("{locale}: syntax errors in the catalog: {errors}")]
+    Syntax {
+        locale: &'static str,
+        errors: String,
+    },
+    #[error("{locale}: duplicate messages: {errors}")]
+    Duplicate {
+        locale: &'static str,
+        errors: String,
+    },
+    #[error("{locale}: no catalog")]
+    NoCatalog { locale: &'static str },
+    #[error("{locale}: no message {id:?}")]
+    MissingMessage { locale: &'static str, id: String },
+    #[error("{locale}: rendering {id:?} failed: {errors}")]
+    Format {
+        locale: &'static str,
+        id: String,
+        errors: String,
+    },
+}
+
+/// The messages of one domain in every locale.
+pub struct Catalog {
+    bundles: BTreeMap<Locale, FluentBundle<FluentResource>>,
+    ids: BTreeMap<Locale, Vec<String>>,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog")
+            .field("ids", &self.ids)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Catalog {
+    /// Build a catalog from FTL sources, one per locale.
+    pub fn from_sources(sources: &[(Locale, &str)]) -> Result<Catalog, L10nError> {
+        let mut bundles = BTreeMap::new();
+        let mut ids = BTreeMap::new();
+        for (locale, source) in sources {
+            let resource = FluentResource::try_new((*source).to_owned()).map_err(|(_, e)| {
+                L10nError::Syntax {
+                    locale: locale.code(),
+                    errors: format!("{e:?}"),
+                }
+            })?;
+            let names: Vec<String> = resource
+                .entries()
+                .filter_map(|entry| match entry {
+                    fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_owned()),
+                    _ => None,
+                })
+                .collect();
+            let langid: unic_langid::LanguageIdentifier =
+                locale.code().parse().map_err(|_| L10nError::NoCatalog {
+                    locale: locale.code(),
+                })?;
+            let mut bundle = FluentBundle::new_concurrent(vec![langid]);
+            bundle.set_use_isolating(false);
+            bundle
+                .add_resource(resource)
+                .map_err(|e| L10nError::Duplicate {
+                    locale: locale.code(),
+                    errors: format!("{e:?}"),
+                })?;
+            bundles.insert(*locale, bundle);
+            ids.insert(*locale, names);
+        }
+        Ok(Catalog { bundles, ids })
+    }
+
+    /// The message ids of a locale, in file order.
+    pub fn message_ids(&self, locale: Locale) -> &[String] {
+        self.ids.get(&locale).map_or(&[], Vec::as_slice)
+    }
+
+    /// Render message `id` with string arguments.
+    pub fn render(
+        &self,
+        locale: Locale,
+        id: &str,
+        args: &[(&str, String)],
+    ) -> Result<String, L10nError> {
+        let bundle = self.bundles.get(&locale).ok_or(L10nError::NoCatalog {
+            locale: locale.code(),
+        })?;
+        let pattern = bundle
+            .get_message(id)
+            .and_then(|m| m.value())
+            .ok_or_else(|| L10nError::MissingMessage {
+                locale: locale.code(),
+                id: id.to_owned(),
+            })?;
+        let mut fluent_args = FluentArgs::new();
+        for (name, value) in args {
+            fluent_args.set(*name, FluentValue::from(value.clone()));
+        }
+        let mut errors = Vec::new();
+        let text = bundle.format_pattern(pattern, Some(&fluent_args), &mut errors);
+        if !errors.is_empty() {
+            return Err(L10nError::Format {
+                locale: locale.code(),
+                id: id.to_owned(),
+                errors: format!("{errors:?}"),
+            });
+        }
+        Ok(text.into_owned())
+    }
+}
+
+/// The FTL sources of a domain, compiled in.
+pub fn embedded_sources(domain: &str) -> Option<[(Locale, &'static str); 2]> {
+    match domain {
+        "sms" => Some([
+            (Locale::En, include_str!("../locales/en/sms.ftl")),
+            (Locale::Hi, include_str!("../locales/hi/sms.ftl")),
+        ]),
+        _ => None,
+    }
+}
+
+/// The SMS catalog (built once; the embedded files are checked by tests).
+pub fn sms_catalog() -> Result<&'static Catalog, L10nError> {
+    static CATALOG: std::sync::OnceLock<Result<Catalog, L10nError>> = std::sync::OnceLock::new();
+    CATALOG
+        .get_or_init(|| {
+            let sources = embedded_sources("sms").ok_or(L10nError::NoCatalog { locale: "sms" })?;
+            Catalog::from_sources(&sources)
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogs_parse_and_isolation_is_off() {
+        let catalog = Catalog::from_sources(&[(Locale::En, "hi = Hello { $name }!")]).unwrap();
+        assert_eq!(
+            catalog
+                .render(Locale::En, "hi", &[("name", "Asha".into())])
+                .unwrap(),
+            "Hello Asha!"
+        );
+        assert!(matches!(
+            catalog.render(Locale::En, "nope", &[]),
+            Err(L10nError::MissingMessage { .. })
+        ));
+        assert!(matches!(
+            catalog.render(Locale::Hi, "hi", &[]),
+            Err(L10nError::NoCatalog { .. })
+        ));
+        assert!(Catalog::from_sources(&[(Locale::En, "= broken")]).is_err());
+    }
+
+    #[test]
+    fn marathi_speakers_get_hindi() {
+        assert_eq!(Locale::for_language(Language::Mr), Locale::Hi);
+        assert_eq!(Locale::for_language(Language::Ta), Locale::En);
+    }
+}
