@@ -14,16 +14,7 @@ use crate::store::Store;
 
 /// Install the tracing subscriber (human or JSON lines on stderr).
 pub fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log_level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match config.log_format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Human => builder.try_init(),
-    };
+    farmco_shell::process::init_logging(&config.log_level, config.log_format == LogFormat::Json);
 }
 
 /// Open the node's store as configured.
@@ -99,28 +90,7 @@ pub async fn serve(
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
-}
+pub use farmco_shell::process::shutdown_signal;
 
 /// Bind and serve with the configured address; used by `run` and `demo`.
 pub async fn run(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
