@@ -91,41 +91,7 @@ impl Drop for Server {
 
 /// Spawn `bin args…` and wait for a stdout line "… listening on http://ADDR".
 pub fn spawn_server(bin_name: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
-    let mut cmd = Command::new(bin(bin_name));
-    cmd.args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .env_remove("FARMCO_EDGE_DATA_DIR")
-        .env_remove("FARMCO_EDGE_LISTEN")
-        .env_remove("FARMCO_CLOUD_LISTEN")
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "warn");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut reader = BufReader::new(stdout);
-    let mut base_url = None;
-    for _ in 0..50 {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        if let Some(pos) = line.find("listening on http://") {
-            base_url = Some(line[pos + "listening on ".len()..].trim().to_owned());
-            break;
-        }
-    }
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
-            sink.clear();
-        }
-    });
-    let base_url = base_url.unwrap_or_else(|| panic!("{bin_name} did not report its address"));
-    Server { child, base_url }
+    spawn_and_read(bin_name, args, env, None).0
 }
 
 /// A fresh database, dropped at the end.
@@ -382,6 +348,20 @@ pub fn spawn_server_capturing(
     env: &[(&str, &str)],
     marker: &str,
 ) -> (Server, String) {
+    let (server, captured) = spawn_and_read(bin_name, args, env, Some(marker));
+    let captured = captured.unwrap_or_else(|| panic!("{bin_name} did not print {marker:?}"));
+    (server, captured)
+}
+
+/// Spawn the server with a clean environment, read stdout until its address (and the `marker`
+/// line, when asked for) appeared, then keep draining stdout so the child never blocks on a
+/// full pipe.
+fn spawn_and_read(
+    bin_name: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    marker: Option<&str>,
+) -> (Server, Option<String>) {
     let mut cmd = Command::new(bin(bin_name));
     cmd.args(args)
         .stdout(Stdio::piped())
@@ -407,10 +387,12 @@ pub fn spawn_server_capturing(
         if let Some(pos) = line.find("listening on http://") {
             base_url = Some(line[pos + "listening on ".len()..].trim().to_owned());
         }
-        if let Some(pos) = line.find(marker) {
+        if let Some(marker) = marker
+            && let Some(pos) = line.find(marker)
+        {
             captured = Some(line[pos + marker.len()..].trim().to_owned());
         }
-        if base_url.is_some() && captured.is_some() {
+        if base_url.is_some() && (marker.is_none() || captured.is_some()) {
             break;
         }
     }
@@ -421,7 +403,6 @@ pub fn spawn_server_capturing(
         }
     });
     let base_url = base_url.unwrap_or_else(|| panic!("{bin_name} did not report its address"));
-    let captured = captured.unwrap_or_else(|| panic!("{bin_name} printed no {marker:?} line"));
     (Server { child, base_url }, captured)
 }
 
