@@ -28,6 +28,39 @@ pub struct RawConfig {
     pub auth: RawAuth,
     pub sync: RawSync,
     pub log: RawLog,
+    pub mqtt: RawMqtt,
+    pub retention: RawRetention,
+    #[serde(default)]
+    pub alert_rules: Vec<crate::alerts::rules::RuleSpec>,
+    #[serde(default)]
+    pub metrics: Vec<RawMetric>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMqtt {
+    pub broker: String,
+    pub embedded_listen: String,
+    pub client_id: String,
+    pub batch_rows_max: usize,
+    pub batch_wait_ms: u64,
+    pub queue_messages: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    pub raw_days: u64,
+    pub sweep_interval_minutes: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetric {
+    pub name: String,
+    pub unit: String,
+    pub min: f64,
+    pub max: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +138,16 @@ pub struct Config {
     pub sync: SyncConfig,
     pub log_format: LogFormat,
     pub log_level: String,
+    pub ingest: crate::ingest::IngestConfig,
+    pub retention: RetentionConfig,
+    pub alert_rules: Vec<crate::alerts::rules::Rule>,
+}
+
+/// Raw readings retention on the box.
+#[derive(Debug, Clone)]
+pub struct RetentionConfig {
+    pub raw_max_age: Duration,
+    pub sweep_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -190,6 +233,16 @@ impl RawConfig {
         {
             bail!("sync.backoff_initial_seconds must be positive and at most backoff_max_seconds");
         }
+        let ingest = crate::ingest::IngestConfig::from_raw(&self.mqtt, &self.metrics)?;
+        if self.retention.raw_days == 0 || self.retention.sweep_interval_minutes == 0 {
+            bail!("retention.raw_days and retention.sweep_interval_minutes must be positive");
+        }
+        let retention = RetentionConfig {
+            raw_max_age: Duration::from_secs(self.retention.raw_days * 86_400),
+            sweep_interval: Duration::from_secs(self.retention.sweep_interval_minutes * 60),
+        };
+        let alert_rules = crate::alerts::rules::validate_rules(&self.alert_rules, &ingest.metrics)
+            .map_err(|e| anyhow::anyhow!("alert_rules: {e}"))?;
         if self.node.name.trim().is_empty() {
             bail!("node.name must not be empty");
         }
@@ -217,6 +270,9 @@ impl RawConfig {
             },
             log_format,
             log_level: self.log.level,
+            ingest,
+            retention,
+            alert_rules,
         })
     }
 }
@@ -249,6 +305,12 @@ impl Config {
             config.listen = listen
                 .parse()
                 .with_context(|| format!("FARMCO_EDGE_LISTEN: not an address: {listen:?}"))?;
+        }
+        if let Ok(broker) = std::env::var("FARMCO_EDGE_MQTT_BROKER")
+            && !broker.is_empty()
+        {
+            config.ingest.broker = crate::ingest::Broker::parse(&broker)
+                .with_context(|| format!("FARMCO_EDGE_MQTT_BROKER: {broker:?}"))?;
         }
         if overrides.log_json {
             config.log_format = LogFormat::Json;

@@ -4,11 +4,13 @@
 //! Layers, outermost first: `main.rs` (CLI) → [`server`] (process wiring) → [`api`] (HTTP) →
 //! [`store`] (SQLite) and [`spatial`] (in-memory index) → `farmco_sync` (pure domain core).
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod identity;
+pub mod ingest;
 pub mod metrics;
 pub mod server;
 pub mod spatial;

@@ -60,6 +60,17 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (sync_handle, sync_task) = crate::sync_client::spawn(client);
     let _ = state.sync.set(sync_handle.clone());
+    let ingest = crate::ingest::IngestService::start(
+        &state.config,
+        crate::ingest::IngestDeps {
+            store: state.store.clone(),
+            metrics: state.metrics.ingest.clone(),
+            rules: state.alert_rules.clone(),
+            hook: None,
+        },
+    )
+    .await
+    .context("starting MQTT ingest")?;
     let app = api::router(state);
     axum::serve(
         listener,
@@ -68,6 +79,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await
     .context("HTTP server failed")?;
+    ingest.shutdown().await;
     sync_handle.shutdown().await;
     let _ = sync_task.await;
     Ok(())

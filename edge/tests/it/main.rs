@@ -4,6 +4,7 @@
 
 mod api;
 mod durability;
+mod ingest;
 mod projection;
 mod support;
 mod tidy;
