@@ -32,6 +32,39 @@ pub struct RawConfig {
     pub notify: crate::notify::config::RawNotify,
     pub modem: RawModem,
     pub sms: RawSms,
+    pub mqtt: RawMqtt,
+    pub retention: RawRetention,
+    #[serde(default)]
+    pub alert_rules: Vec<crate::alerts::rules::RuleSpec>,
+    #[serde(default)]
+    pub metrics: Vec<RawMetric>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMqtt {
+    pub broker: String,
+    pub embedded_listen: String,
+    pub client_id: String,
+    pub batch_rows_max: usize,
+    pub batch_wait_ms: u64,
+    pub queue_messages: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    pub raw_days: u64,
+    pub sweep_interval_minutes: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetric {
+    pub name: String,
+    pub unit: String,
+    pub min: f64,
+    pub max: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,6 +172,16 @@ pub struct Config {
     pub notify: crate::notify::config::NotifyConfig,
     pub modem: ModemSettings,
     pub sms: SmsConfig,
+    pub ingest: crate::ingest::IngestConfig,
+    pub retention: RetentionConfig,
+    pub alert_rules: Vec<crate::alerts::rules::Rule>,
+}
+
+/// Raw readings retention on the box.
+#[derive(Debug, Clone)]
+pub struct RetentionConfig {
+    pub raw_max_age: Duration,
+    pub sweep_interval: Duration,
 }
 
 /// Where the modem is.
@@ -266,6 +309,16 @@ impl RawConfig {
         {
             bail!("sync.backoff_initial_seconds must be positive and at most backoff_max_seconds");
         }
+        let ingest = crate::ingest::IngestConfig::from_raw(&self.mqtt, &self.metrics)?;
+        if self.retention.raw_days == 0 || self.retention.sweep_interval_minutes == 0 {
+            bail!("retention.raw_days and retention.sweep_interval_minutes must be positive");
+        }
+        let retention = RetentionConfig {
+            raw_max_age: Duration::from_secs(self.retention.raw_days * 86_400),
+            sweep_interval: Duration::from_secs(self.retention.sweep_interval_minutes * 60),
+        };
+        let alert_rules = crate::alerts::rules::validate_rules(&self.alert_rules, &ingest.metrics)
+            .map_err(|e| anyhow::anyhow!("alert_rules: {e}"))?;
         let profile = match self.modem.profile.as_str() {
             "generic" => farmco_hardware::driver::ModemProfile::Generic,
             "sim800" => farmco_hardware::driver::ModemProfile::Sim800,
@@ -353,6 +406,9 @@ impl RawConfig {
             notify,
             modem,
             sms,
+            ingest,
+            retention,
+            alert_rules,
         })
     }
 }
@@ -385,6 +441,12 @@ impl Config {
             config.listen = listen
                 .parse()
                 .with_context(|| format!("FARMCO_EDGE_LISTEN: not an address: {listen:?}"))?;
+        }
+        if let Ok(broker) = std::env::var("FARMCO_EDGE_MQTT_BROKER")
+            && !broker.is_empty()
+        {
+            config.ingest.broker = crate::ingest::Broker::parse(&broker)
+                .with_context(|| format!("FARMCO_EDGE_MQTT_BROKER: {broker:?}"))?;
         }
         if let Ok(device) = std::env::var("FARMCO_EDGE_MODEM_DEVICE")
             && !device.is_empty()

@@ -71,6 +71,66 @@ pub struct Metrics {
     pub modem_registered: Gauge,
     pub modem_sms_parts_sent: Gauge,
     pub modem_resets: Gauge,
+    pub ingest: IngestMetrics,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
+/// MQTT ingest counters (cheap clones sharing the registered metrics).
+#[derive(Clone, Debug, Default)]
+pub struct IngestMetrics {
+    pub messages: Counter,
+    pub readings_inserted: Counter,
+    pub batches: Counter,
+    pub dead_letters: Family<ReasonLabels, Counter>,
+    pub alerts_raised: Counter,
+}
+
+impl IngestMetrics {
+    /// Count one committed writer batch.
+    pub fn record_batch(&self, messages: usize, outcome: &crate::store::ingest::BatchOutcome) {
+        self.batches.inc();
+        self.messages.inc_by(messages as u64);
+        self.readings_inserted.inc_by(outcome.inserted as u64);
+        for reason in &outcome.dead_letters {
+            self.dead_letters
+                .get_or_create(&ReasonLabels {
+                    reason: (*reason).to_owned(),
+                })
+                .inc();
+        }
+    }
+
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "ingest_messages",
+            "MQTT messages committed (readings or dead letters)",
+            self.messages.clone(),
+        );
+        registry.register(
+            "ingest_readings_inserted",
+            "New readings stored from MQTT",
+            self.readings_inserted.clone(),
+        );
+        registry.register(
+            "ingest_batches",
+            "Ingest writer transactions",
+            self.batches.clone(),
+        );
+        registry.register(
+            "ingest_dead_letters",
+            "MQTT messages dead-lettered, by reason",
+            self.dead_letters.clone(),
+        );
+        registry.register(
+            "alerts_raised",
+            "Alerts raised by the local rule engine",
+            self.alerts_raised.clone(),
+        );
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -171,7 +231,10 @@ impl Metrics {
             "Modem reset sequences since the driver started",
             modem_resets.clone(),
         );
+        let ingest = IngestMetrics::default();
+        ingest.register(&mut registry);
         Metrics {
+            ingest,
             registry,
             sms_events,
             sms_outbox_messages,

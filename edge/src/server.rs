@@ -74,6 +74,17 @@ pub async fn serve(
         }
         let _ = state.modem.set(link);
     }
+    let ingest = crate::ingest::IngestService::start(
+        &state.config,
+        crate::ingest::IngestDeps {
+            store: state.store.clone(),
+            metrics: state.metrics.ingest.clone(),
+            rules: state.alert_rules.clone(),
+            hook: None,
+        },
+    )
+    .await
+    .context("starting MQTT ingest")?;
     let app = api::router(state.clone());
     axum::serve(
         listener,
@@ -82,6 +93,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await
     .context("HTTP server failed")?;
+    ingest.shutdown().await;
     sync_handle.shutdown().await;
     let _ = sync_task.await;
     if let Some(link) = state.modem.get() {

@@ -5,8 +5,10 @@
 //! Handlers stay thin: parse and validate into domain types, check the caller's role and village
 //! scope, then call the store on tokio's blocking pool.
 
+pub mod alerts;
 pub mod auth_routes;
 pub mod farmers;
+pub mod ingest;
 pub mod notify;
 pub mod ops;
 pub mod sensors;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub sync: std::sync::OnceLock<crate::sync_client::SyncHandle>,
     /// The running modem (driver, SMS dispatcher and outbox worker), when the node has one.
     pub modem: std::sync::OnceLock<crate::modem::ModemLink>,
+    /// Alert rules in force (config + API), shared with the running alert task.
+    pub alert_rules: crate::alerts::SharedRules,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -67,7 +71,10 @@ impl AppState {
             config.auth.login_max_failures_per_user,
             config.auth.login_max_failures_per_address,
         );
+        let alert_rules =
+            std::sync::Arc::new(RwLock::new(alerts::rules_in_force(&store, &config)?));
         Ok(AppState {
+            alert_rules,
             store,
             config,
             farm_index: RwLock::new(index),
@@ -92,6 +99,12 @@ impl AppState {
                 farm.farmer_id.0,
                 farm.boundary.multi_polygon().clone(),
             );
+        }
+        // Boundaries changed: re-link auto-linked sensors (point in polygon).
+        if let Err(e) =
+            crate::ingest::linking::relink_all(&self.store, &index, crate::store::now_ms())
+        {
+            tracing::error!(error = %e, "re-linking sensors to farms failed");
         }
     }
 }
@@ -146,6 +159,19 @@ pub fn router(state: SharedState) -> Router {
         .route(
             "/sms/registrations/{id}/confirm",
             post(sms::confirm_registration),
+        )
+        // sensor ingest, registry and alerts
+        .route(
+            "/sensors",
+            get(sensors::list_sensors).post(sensors::create_sensor),
+        )
+        .route("/sensors/{id}", get(sensors::get_sensor))
+        .route("/ingest/dead-letters", get(ingest::dead_letters))
+        .route("/alerts", get(alerts::list_alerts))
+        .route("/alerts/{id}/ack", post(alerts::ack_alert))
+        .route(
+            "/alert-rules",
+            get(alerts::list_rules).post(alerts::create_rule),
         )
         .fallback(api_not_found);
     Router::new()

@@ -376,6 +376,58 @@ CREATE TABLE sms_consent (
 ) STRICT;
 "#;
 
+/// MQTT ingest, retention and local alerts: dead letters (what ingest could not store, kept
+/// byte for byte), hourly rollups of readings older than the raw retention, alert rules added
+/// through the API, and alerts (at most one open per rule and sensor).
+const V_INGEST: &str = r#"
+CREATE TABLE dead_letters (
+    id          INTEGER PRIMARY KEY,
+    topic       TEXT NOT NULL,
+    payload     BLOB NOT NULL,
+    reason      TEXT NOT NULL,               -- stable code, e.g. malformed, unknown_sensor
+    detail      TEXT NOT NULL,
+    received_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX dead_letters_received ON dead_letters (received_ms);
+
+CREATE TABLE readings_hourly (
+    sensor_id TEXT NOT NULL,
+    metric    TEXT NOT NULL,
+    hour_ms   INTEGER NOT NULL,
+    count     INTEGER NOT NULL,
+    sum       REAL NOT NULL,
+    min       REAL NOT NULL,
+    max       REAL NOT NULL,
+    PRIMARY KEY (sensor_id, metric, hour_ms)
+) STRICT;
+
+CREATE TABLE alert_rules (
+    id         TEXT PRIMARY KEY,
+    spec       TEXT NOT NULL,                -- JSON of the rule
+    created_ms INTEGER NOT NULL,
+    created_by TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE alerts (
+    id          INTEGER PRIMARY KEY,
+    rule_id     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    severity    TEXT NOT NULL,
+    sensor_id   TEXT NOT NULL,
+    metric      TEXT,
+    farm_id     TEXT,
+    farmer_id   TEXT,
+    value       REAL,
+    message     TEXT NOT NULL,
+    raised_ms   INTEGER NOT NULL,
+    resolved_ms INTEGER,
+    acked_ms    INTEGER,
+    acked_by    TEXT
+) STRICT;
+CREATE UNIQUE INDEX alerts_open ON alerts (rule_id, sensor_id) WHERE resolved_ms IS NULL;
+CREATE INDEX alerts_raised ON alerts (raised_ms);
+"#;
+
 /// Every migration, oldest first. New versions are appended here (one line each).
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -384,6 +436,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V3),
         M::up(V_SMS),
         M::up(V_VOICE),
+        M::up(V_INGEST),
         // next version here
     ])
 }

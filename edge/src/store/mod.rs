@@ -9,8 +9,10 @@
 //! Submodules: `migrations` (schema), `farmers` (documents + change log + projections),
 //! `users` (accounts and sessions), `audit` (hash-chained audit log).
 
+pub mod alerts;
 pub mod audit;
 pub mod farmers;
+pub mod ingest;
 pub mod migrations;
 pub mod notify;
 pub mod readings;

@@ -4,6 +4,7 @@
 
 mod api;
 mod durability;
+mod ingest;
 mod notify;
 mod projection;
 mod sms;
