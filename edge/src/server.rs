@@ -60,14 +60,49 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (sync_handle, sync_task) = crate::sync_client::spawn(client);
     let _ = state.sync.set(sync_handle.clone());
+    let (call_events, call_events_rx) =
+        tokio::sync::mpsc::channel(crate::modem::CALL_EVENT_CHANNEL_CAPACITY);
     let modem = crate::modem::ModemLink::start(
         &state.config.modem,
         &state.config.sms,
         state.store.clone(),
         &state.metrics,
-        None,
+        Some(call_events),
     )
     .await?;
+    // Voice and notifications (issue #6): stopped before the modem on shutdown.
+    let (services_stop, services_stopped) = tokio::sync::watch::channel(false);
+    let mut service_tasks = Vec::new();
+    let mut voice = None;
+    let mut outbox_wake = None;
+    if let Some(link) = &modem {
+        let (handle, task) = crate::voice::task::spawn(
+            crate::voice::task::VoiceService {
+                store: state.store.clone(),
+                modem: link.handle.clone(),
+                in_call: link.in_call.clone(),
+                outbox_wake: link.outbox_waker(),
+                config: state.config.voice.clone(),
+                router: state.config.notify.router,
+            },
+            call_events_rx,
+            services_stopped.clone(),
+        );
+        voice = Some(handle);
+        outbox_wake = Some(link.outbox_waker());
+        service_tasks.push(task);
+    }
+    let (notify_handle, notify_task) = crate::notify::executor::spawn(
+        crate::notify::executor::Executor {
+            store: state.store.clone(),
+            config: state.config.notify,
+            voice,
+            outbox_wake,
+        },
+        services_stopped,
+    );
+    service_tasks.push(notify_task);
+    let _ = state.notify.set(notify_handle);
     if let Some(link) = modem {
         if let Some(url) = link.simulator_control_url() {
             // Not println!: a closed stdout (a supervisor that read only the first line) must
@@ -93,6 +128,10 @@ pub async fn serve(
     .context("HTTP server failed")?;
     sync_handle.shutdown().await;
     let _ = sync_task.await;
+    let _ = services_stop.send(true);
+    for task in service_tasks {
+        let _ = task.await;
+    }
     if let Some(link) = state.modem.get() {
         link.shutdown().await;
     }

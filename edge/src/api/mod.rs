@@ -42,6 +42,8 @@ pub struct AppState {
     pub sync: std::sync::OnceLock<crate::sync_client::SyncHandle>,
     /// The running modem (driver, SMS dispatcher and outbox worker), when the node has one.
     pub modem: std::sync::OnceLock<crate::modem::ModemLink>,
+    /// The notification executor (routes alerts, hands SMS to the outbox, wakes voice).
+    pub notify: std::sync::OnceLock<crate::notify::executor::NotifyHandle>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -75,6 +77,7 @@ impl AppState {
             metrics: Metrics::new(),
             sync: std::sync::OnceLock::new(),
             modem: std::sync::OnceLock::new(),
+            notify: std::sync::OnceLock::new(),
         })
     }
 

@@ -9,3 +9,4 @@ mod projection;
 mod sms;
 mod support;
 mod tidy;
+mod voice;
