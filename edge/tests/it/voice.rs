@@ -407,3 +407,123 @@ async fn a_voice_notification_is_dialed_read_out_and_recorded_answered() {
     rig.sim.hang_up().unwrap();
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_executor_texts_and_calls_a_critical_alert_and_records_the_delivery() {
+    let settings = SimSettings {
+        status_report_delay_ms: 50,
+        ..fast_sim()
+    };
+    let rig = Rig::start(settings, |_| {}).await;
+    let mut config = Config::for_tests(std::path::PathBuf::from("/nonexistent"));
+    // No quiet hours, so the weather warning below (high urgency) is texted at once.
+    config.notify.defaults.quiet.end_minute = config.notify.defaults.quiet.start_minute;
+    let (stop, stopped) = watch::channel(false);
+    let (notify, task) = farmco_edge::notify::executor::spawn(
+        farmco_edge::notify::executor::Executor {
+            store: rig.store.clone(),
+            config: config.notify,
+            voice: Some(rig.voice.clone()),
+            outbox_wake: Some(rig.link.outbox_waker()),
+        },
+        stopped,
+    );
+    let alert = farmco_edge::notify::executor::RaisedAlert {
+        alert_id: "a-1".into(),
+        farmer_id: rig.farmer,
+        farm_id: "12/3".into(),
+        sensor_id: "s-1".into(),
+        rule_id: "dry-soil".into(),
+        kind: "dry_soil".into(),
+        severity: "critical".into(),
+        value: 9.0,
+        raised_at_ms: farmco_edge::store::now_ms(),
+    };
+    let n = farmco_edge::notify::executor::notification_for_alert(&alert);
+    notify.submit(n.clone()).await.unwrap();
+    // The same alert again (a rule re-firing, a redelivery): suppressed as a duplicate.
+    notify.submit(n).await.unwrap();
+    let sms = wait_for(300, || {
+        rig.sim
+            .outbox()
+            .into_iter()
+            .find(|o| o.text.contains("12/3"))
+    })
+    .await
+    .expect("the alert was texted");
+    assert_eq!(sms.to, FARMER_PHONE);
+    assert!(sms.text.contains("सिंचाई"), "Hindi: {}", sms.text);
+    // The voice call reads the same message once the SMS is out (critical: both channels).
+    wait_for(300, || (rig.count("सिंचाई") >= 1).then_some(()))
+        .await
+        .unwrap_or_else(|| panic!("not read out: {:?}", rig.spoken()));
+    let attempts = wait_for(300, || {
+        let rows = rig
+            .store
+            .read(|c| farmco_edge::store::notify::list_notifications(c, rig.farmer, 10))
+            .unwrap();
+        let states: Vec<(String, String)> = rows
+            .iter()
+            .flat_map(|r| r.attempts.iter())
+            .map(|a| (a.channel.clone(), a.state.clone()))
+            .collect();
+        (states.contains(&("sms".into(), "delivered".into()))
+            && states.contains(&("voice".into(), "answered".into())))
+        .then_some((rows.len(), states))
+    })
+    .await
+    .expect("the SMS delivered and the call answered");
+    assert_eq!(attempts.0, 1, "the duplicate was not stored: {attempts:?}");
+    assert_eq!(attempts.1.len(), 2, "{attempts:?}");
+    assert_eq!(rig.sim.outbox().len(), 1, "texted once");
+    let counts = rig
+        .store
+        .read(farmco_edge::store::notify::attempt_counts)
+        .unwrap();
+    let rates = farmco_edge::store::notify::delivery_rates(&counts);
+    assert_eq!(rates, vec![("sms".into(), 1.0), ("voice".into(), 1.0)]);
+    rig.sim.hang_up().unwrap();
+
+    // A weather warning from the cloud for the farmer's village becomes a notification once.
+    rig.store
+        .write(|tx| {
+            tx.execute(
+                "INSERT INTO advisories (id, seq, village_codes, kind, title, body, valid_from_ms,
+                     valid_until_ms, created_ms, received_ms)
+                 VALUES ('w1', 2, ?1, 'weather', 'Hailstorm', ?2, 0, NULL, 0, 0)",
+                [
+                    json!([VILLAGE]).to_string(),
+                    json!({"as_of": "2026-01-14", "severity": "warning",
+                        "text": {"en": "Hail tonight", "hi": "आज रात ओले"}})
+                    .to_string(),
+                ],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let routed =
+        farmco_edge::notify::executor::advisory_notifications(&rig.store, &config.notify, {
+            farmco_edge::store::now_ms()
+        })
+        .unwrap();
+    assert_eq!(routed, 1);
+    let again =
+        farmco_edge::notify::executor::advisory_notifications(&rig.store, &config.notify, {
+            farmco_edge::store::now_ms()
+        })
+        .unwrap();
+    assert_eq!(again, 0, "an advisory is routed once");
+    notify.wake();
+    let warning = wait_for(300, || {
+        rig.sim
+            .outbox()
+            .into_iter()
+            .find(|o| o.text.contains("आज रात ओले"))
+    })
+    .await
+    .expect("the warning was texted");
+    assert!(warning.text.starts_with("मौसम चेतावनी"), "{}", warning.text);
+    let _ = stop.send(true);
+    let _ = task.await;
+    rig.stop().await;
+}
