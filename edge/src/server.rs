@@ -114,6 +114,10 @@ pub async fn serve(
                 out,
                 "  text the box: curl -X POST {url}/sms -H 'content-type: application/json' -d '{{\"from\":\"+919812345678\",\"text\":\"BHAV GEHUN\"}}'; replies: curl {url}/outbox"
             );
+            let _ = writeln!(
+                out,
+                "  call the box: curl -X POST {url}/call -H 'content-type: application/json' -d '{{\"from\":\"+919822000000\"}}'; keys: {url}/dtmf {{\"digits\":\"1\"}}; heard: curl {url}/spoken"
+            );
             let _ = out.flush();
         }
         let _ = state.modem.set(link);

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use farmco_hardware::driver::{CallEndReason, ModemError, ModemEvent, ModemHandle};
+use farmco_hardware::driver::{CallEndReason, ModemError, ModemEvent, ModemHandle, ModemState};
 use farmco_sync::{Language, PhoneNumber};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -53,6 +53,8 @@ use crate::store::{Store, StoreResult, now_ms};
 pub const OPS_CAPACITY: usize = 16;
 /// When idle, look at the queues at least this often (new work also wakes the task at once).
 pub const IDLE_POLL_MS: i64 = 30_000;
+/// While the modem is not ready (starting, recovering), look again this often before dialing.
+pub const NOT_READY_POLL_MS: i64 = 2_000;
 /// A call older than `call_max` plus this is closed by the shell whatever the modem says.
 pub const STUCK_CALL_GUARD_MS: i64 = 60_000;
 
@@ -257,7 +259,9 @@ impl Runner {
             );
         }
         loop {
-            if self.call.is_none() {
+            // Dial only a ready modem: a dial it refuses up front ends with no call event.
+            let ready = self.service.modem.health().state == ModemState::Ready;
+            if self.call.is_none() && ready {
                 self.start_next_job().await;
             }
             let now = now_ms();
@@ -273,6 +277,7 @@ impl Runner {
                         .min(stuck_at)
                         .saturating_sub(now)
                 }
+                None if !ready => NOT_READY_POLL_MS,
                 None => self.next_job_due_ms().await.map_or(IDLE_POLL_MS, |due| {
                     due.saturating_sub(now).clamp(0, IDLE_POLL_MS)
                 }),
