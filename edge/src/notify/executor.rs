@@ -523,6 +523,109 @@ mod tests {
     }
 
     #[test]
+    fn an_unanswered_voice_notification_falls_back_to_one_sms_handed_off_with_its_attempt() {
+        use crate::config::Synchronous;
+        use crate::notify::router::{Preferences, QuietHours, RouterConfig};
+        use farmco_sync::{Consents, Farmer, Language, PersonName};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Synchronous::Normal, 1).unwrap();
+        let farmer = Farmer {
+            id: FarmerId(uuid::Uuid::from_u128(9)),
+            name: PersonName::parse("n", "Sunita").unwrap(),
+            phone: PhoneNumber::parse("p", "9812345679").unwrap(),
+            language: Language::Hi,
+            village_code: VillageCode::parse("v", "563412").unwrap(),
+            consents: Consents {
+                sms: true,
+                voice: true,
+                data_sharing: false,
+            },
+        };
+        let now = 1_796_169_600_000;
+        store.create_farmer(&farmer, "test", now).unwrap();
+        let router = RouterConfig {
+            voice_tries_max: 2,
+            ..RouterConfig::default()
+        };
+        // Voice only, no quiet hours: one voice attempt.
+        let prefs = Preferences {
+            sms: false,
+            voice: true,
+            language: None,
+            quiet: QuietHours {
+                start_minute: 0,
+                end_minute: 0,
+            },
+            max_per_day: 5,
+        };
+        let n = Notification {
+            dedupe_key: "canal".into(),
+            farmer_id: farmer.id,
+            urgency: Urgency::Normal,
+            source: Source::Broadcast,
+            message: Message {
+                key: "broadcast".into(),
+                args: [("text".to_owned(), "नहर सोमवार को खुलेगी".to_owned())]
+                    .into_iter()
+                    .collect(),
+            },
+        };
+        let id = store
+            .write(|tx| notify_store::route_notification(tx, &router, prefs, &n, now))
+            .unwrap()
+            .id
+            .unwrap();
+        let voice_id = |store: &Store| {
+            store
+                .read(|c| notify_store::list_notifications(c, farmer.id, 10))
+                .unwrap()[0]
+                .attempts
+                .iter()
+                .find(|a| a.channel == "voice")
+                .unwrap()
+                .id
+        };
+        let attempt = voice_id(&store);
+        for i in 0..2 {
+            store
+                .write(|tx| {
+                    notify_store::voice_attempt_result(tx, &router, attempt, false, now + i)
+                })
+                .unwrap();
+        }
+        // Nothing is texted before the fallback is due; then exactly one SMS, once.
+        assert_eq!(store.write(|tx| hand_off_sms(tx, now)).unwrap(), 0);
+        assert_eq!(store.write(|tx| hand_off_sms(tx, now + 1)).unwrap(), 1);
+        assert_eq!(store.write(|tx| hand_off_sms(tx, now + 10)).unwrap(), 0);
+        let rows = store
+            .read(|c| notify_store::list_notifications(c, farmer.id, 10))
+            .unwrap();
+        let sms = rows[0]
+            .attempts
+            .iter()
+            .find(|a| a.channel == "sms")
+            .unwrap();
+        assert_eq!(
+            (sms.condition.as_str(), sms.state.as_str()),
+            ("fallback", "handed_off")
+        );
+        let outbox = store.read(|c| sms_store::list_outbox(c, None, 10)).unwrap();
+        assert_eq!(outbox.len(), 1);
+        assert_eq!(outbox[0].body, "नहर सोमवार को खुलेगी");
+        let linked: Option<i64> = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT sms_outbox_id FROM notification_attempts WHERE notification_id = ?1
+                     AND channel = 'sms'",
+                    [&id],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(linked, Some(outbox[0].id));
+    }
+
+    #[test]
     fn weather_severity_decides_urgency() {
         assert_eq!(weather_urgency(Some("warning")), Some(Urgency::High));
         assert_eq!(weather_urgency(Some("severe")), Some(Urgency::Critical));
