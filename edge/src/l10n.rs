@@ -163,6 +163,14 @@ pub fn embedded_sources(domain: &str) -> Option<[(Locale, &'static str); 2]> {
             (Locale::En, include_str!("../locales/en/sms.ftl")),
             (Locale::Hi, include_str!("../locales/hi/sms.ftl")),
         ]),
+        "ivr" => Some([
+            (Locale::En, include_str!("../locales/en/ivr.ftl")),
+            (Locale::Hi, include_str!("../locales/hi/ivr.ftl")),
+        ]),
+        "notify" => Some([
+            (Locale::En, include_str!("../locales/en/notify.ftl")),
+            (Locale::Hi, include_str!("../locales/hi/notify.ftl")),
+        ]),
         _ => None,
     }
 }
@@ -177,6 +185,30 @@ pub fn sms_catalog() -> Result<&'static Catalog, L10nError> {
         })
         .as_ref()
         .map_err(Clone::clone)
+}
+
+fn embedded_catalog(
+    cell: &'static std::sync::OnceLock<Result<Catalog, L10nError>>,
+    domain: &'static str,
+) -> Result<&'static Catalog, L10nError> {
+    cell.get_or_init(|| {
+        let sources = embedded_sources(domain).ok_or(L10nError::NoCatalog { locale: domain })?;
+        Catalog::from_sources(&sources)
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+/// The voice menu's catalog (`ivr.ftl`; built once, checked by tests).
+pub fn ivr_catalog() -> Result<&'static Catalog, L10nError> {
+    static CATALOG: std::sync::OnceLock<Result<Catalog, L10nError>> = std::sync::OnceLock::new();
+    embedded_catalog(&CATALOG, "ivr")
+}
+
+/// The notifications' catalog (`notify.ftl`; SMS text and the message read on a call).
+pub fn notify_catalog() -> Result<&'static Catalog, L10nError> {
+    static CATALOG: std::sync::OnceLock<Result<Catalog, L10nError>> = std::sync::OnceLock::new();
+    embedded_catalog(&CATALOG, "notify")
 }
 
 #[cfg(test)]

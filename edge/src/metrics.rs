@@ -34,6 +34,12 @@ pub struct ChannelStateLabels {
     pub state: String,
 }
 
+/// A notification channel (`sms` or `voice`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabels {
+    pub channel: String,
+}
+
 /// SMS service events (`received`, `duplicate`, `sent`, `retry`, `failed`, `delivered`, ...).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SmsEventLabels {
@@ -62,6 +68,9 @@ pub struct Metrics {
     pub farmers: Gauge,
     pub change_log_entries: Gauge,
     pub notification_attempts: Family<ChannelStateLabels, Gauge>,
+    /// Delivered (SMS) or answered (voice) over attempts with a final outcome, per channel.
+    pub notification_delivery_ratio:
+        Family<ChannelLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     // SMS service and modem (refreshed from the driver's health on each scrape).
     pub sms_events: Family<SmsEventLabels, Counter>,
     pub sms_outbox_messages: Family<StateLabels, Gauge>,
@@ -183,6 +192,14 @@ impl Metrics {
             "Notification delivery attempts by channel and state (refreshed at scrape)",
             notification_attempts.clone(),
         );
+        let notification_delivery_ratio =
+            Family::<ChannelLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "notification_delivery_ratio",
+            "Per channel: attempts delivered (SMS) or answered (voice) over attempts with a final \
+             outcome (delivered, answered, failed, unanswered); refreshed at scrape",
+            notification_delivery_ratio.clone(),
+        );
         let sms_events = Family::<SmsEventLabels, Counter>::default();
         registry.register(
             "sms_events",
@@ -250,6 +267,7 @@ impl Metrics {
             farmers,
             change_log_entries,
             notification_attempts,
+            notification_delivery_ratio,
         }
     }
 

@@ -126,6 +126,11 @@ impl ModemLink {
         self.outbox_wake.notify_one();
     }
 
+    /// The outbox worker's wake-up, for tasks that enqueue or end calls (voice, notifications).
+    pub fn outbox_waker(&self) -> Arc<Notify> {
+        self.outbox_wake.clone()
+    }
+
     /// The in-process simulator's side door, if there is one.
     pub fn simulator_control_url(&self) -> Option<String> {
         self.sim
@@ -302,13 +307,18 @@ impl Dispatcher {
                 let (reference, recipient) = (report.message_ref, report.recipient.clone());
                 let result = tokio::task::spawn_blocking(move || {
                     store.write(|tx| {
-                        sms_store::apply_delivery_report(
+                        let matched = sms_store::apply_delivery_report(
                             tx,
                             reference,
                             &recipient,
                             status,
                             now_ms(),
-                        )
+                        )?;
+                        if let Some(outbox_id) = matched {
+                            // A notification carried by this SMS learns its outcome (issue #6).
+                            crate::store::notify::sync_sms_outcomes(tx, Some(outbox_id), now_ms())?;
+                        }
+                        Ok(matched)
                     })
                 })
                 .await;

@@ -51,14 +51,56 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (sync_handle, sync_task) = crate::sync_client::spawn(client);
     let _ = state.sync.set(sync_handle.clone());
+    let (call_events, call_events_rx) =
+        tokio::sync::mpsc::channel(crate::modem::CALL_EVENT_CHANNEL_CAPACITY);
     let modem = crate::modem::ModemLink::start(
         &state.config.modem,
         &state.config.sms,
         state.store.clone(),
         &state.metrics,
-        None,
+        Some(call_events),
     )
     .await?;
+    // Voice and notifications (issue #6): stopped before the modem on shutdown.
+    let (services_stop, services_stopped) = tokio::sync::watch::channel(false);
+    let mut service_tasks = Vec::new();
+    let mut voice = None;
+    let mut outbox_wake = None;
+    if let Some(link) = &modem {
+        let (handle, task) = crate::voice::task::spawn(
+            crate::voice::task::VoiceService {
+                store: state.store.clone(),
+                modem: link.handle.clone(),
+                in_call: link.in_call.clone(),
+                outbox_wake: link.outbox_waker(),
+                config: state.config.voice.clone(),
+                router: state.config.notify.router,
+            },
+            call_events_rx,
+            services_stopped.clone(),
+        );
+        voice = Some(handle);
+        outbox_wake = Some(link.outbox_waker());
+        service_tasks.push(task);
+    }
+    let (notify_handle, notify_task) = crate::notify::executor::spawn(
+        crate::notify::executor::Executor {
+            store: state.store.clone(),
+            config: state.config.notify,
+            voice,
+            outbox_wake,
+        },
+        services_stopped,
+    );
+    let (alert_hook, alerts_raised) =
+        tokio::sync::mpsc::channel(crate::notify::executor::ALERT_HOOK_CAPACITY);
+    service_tasks.push(tokio::spawn(crate::notify::executor::forward_alerts(
+        state.store.clone(),
+        alerts_raised,
+        notify_handle.clone(),
+    )));
+    service_tasks.push(notify_task);
+    let _ = state.notify.set(notify_handle);
     if let Some(link) = modem {
         if let Some(url) = link.simulator_control_url() {
             // Not println!: a closed stdout (a supervisor that read only the first line) must
@@ -70,6 +112,10 @@ pub async fn serve(
                 out,
                 "  text the box: curl -X POST {url}/sms -H 'content-type: application/json' -d '{{\"from\":\"+919812345678\",\"text\":\"BHAV GEHUN\"}}'; replies: curl {url}/outbox"
             );
+            let _ = writeln!(
+                out,
+                "  call the box: curl -X POST {url}/call -H 'content-type: application/json' -d '{{\"from\":\"+919822000000\"}}'; keys: {url}/dtmf {{\"digits\":\"1\"}}; heard: curl {url}/spoken"
+            );
             let _ = out.flush();
         }
         let _ = state.modem.set(link);
@@ -80,7 +126,7 @@ pub async fn serve(
             store: state.store.clone(),
             metrics: state.metrics.ingest.clone(),
             rules: state.alert_rules.clone(),
-            hook: None,
+            hook: Some(alert_hook),
         },
     )
     .await
@@ -96,6 +142,10 @@ pub async fn serve(
     ingest.shutdown().await;
     sync_handle.shutdown().await;
     let _ = sync_task.await;
+    let _ = services_stop.send(true);
+    for task in service_tasks {
+        let _ = task.await;
+    }
     if let Some(link) = state.modem.get() {
         link.shutdown().await;
     }

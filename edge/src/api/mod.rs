@@ -46,6 +46,8 @@ pub struct AppState {
     pub modem: std::sync::OnceLock<crate::modem::ModemLink>,
     /// Alert rules in force (config + API), shared with the running alert task.
     pub alert_rules: crate::alerts::SharedRules,
+    /// The notification executor (routes alerts, hands SMS to the outbox, wakes voice).
+    pub notify: std::sync::OnceLock<crate::notify::executor::NotifyHandle>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -82,6 +84,7 @@ impl AppState {
             metrics: Metrics::new(),
             sync: std::sync::OnceLock::new(),
             modem: std::sync::OnceLock::new(),
+            notify: std::sync::OnceLock::new(),
         })
     }
 

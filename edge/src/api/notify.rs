@@ -473,6 +473,9 @@ pub async fn create_broadcast(
             .map_err(ApiError::from)
     })
     .await?;
+    if let Some(executor) = state.notify.get() {
+        executor.wake();
+    }
     Ok((StatusCode::CREATED, Json(response)))
 }
 

@@ -57,6 +57,13 @@ pub async fn metrics(State(state): State<SharedState>) -> Response {
     if let Some((farmers, changes, attempts)) = counts {
         state.metrics.farmers.set(farmers);
         state.metrics.change_log_entries.set(changes);
+        for (channel, ratio) in crate::store::notify::delivery_rates(&attempts) {
+            state
+                .metrics
+                .notification_delivery_ratio
+                .get_or_create(&crate::metrics::ChannelLabels { channel })
+                .set(ratio);
+        }
         for (channel, state_name, n) in attempts {
             state
                 .metrics

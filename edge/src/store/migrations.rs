@@ -293,6 +293,22 @@ CREATE INDEX notification_attempts_due ON notification_attempts (state, due_ms);
 CREATE INDEX notification_attempts_notification ON notification_attempts (notification_id);
 "#;
 
+/// Issue #6 wiring: which outbox SMS carries a notification attempt (delivery reports and the
+/// outbox's final state flow back to the attempt), which notification attempt a call carries,
+/// and which cloud advisories were already turned into notifications (so a weather warning is
+/// routed once, across restarts).
+const V_WIRE: &str = r#"
+ALTER TABLE notification_attempts ADD COLUMN sms_outbox_id INTEGER REFERENCES sms_outbox (id);
+CREATE INDEX notification_attempts_sms ON notification_attempts (sms_outbox_id)
+    WHERE sms_outbox_id IS NOT NULL;
+ALTER TABLE voice_calls ADD COLUMN attempt_id INTEGER REFERENCES notification_attempts (id);
+CREATE TABLE advisories_notified (
+    advisory_id   TEXT PRIMARY KEY,
+    notifications INTEGER NOT NULL,   -- notifications routed (scheduled or suppressed)
+    notified_ms   INTEGER NOT NULL
+) STRICT;
+"#;
+
 /// The SMS service: the inbox (deduplicated on the driver's key; the reply is inserted in the
 /// same transaction as the inbox row), the persistent outbox with priorities, retry state and
 /// the per-part `+CMGS` references that delivery reports quote, self-registrations awaiting an
@@ -437,6 +453,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V_SMS),
         M::up(V_VOICE),
         M::up(V_INGEST),
+        M::up(V_WIRE),
         // next version here
     ])
 }

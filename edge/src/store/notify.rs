@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use super::{StoreError, StoreResult};
 use crate::notify::router::{
-    Channel, Decision, History, Notification, Preferences, QuietHours, Recipient, RouterConfig,
-    SuppressReason, VoiceFollowUp, after_voice_attempt, route,
+    Channel, Decision, History, Message, Notification, Preferences, QuietHours, Recipient,
+    RouterConfig, SuppressReason, VoiceFollowUp, after_voice_attempt, route,
 };
 
 /// Most rows one listing returns.
@@ -521,6 +521,170 @@ pub fn attempt_counts(conn: &Connection) -> StoreResult<Vec<(String, String, i64
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+/// A due voice attempt with what the call needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoiceJob {
+    pub attempt_id: i64,
+    pub notification_id: String,
+    pub farmer_id: String,
+    pub condition: String,
+    pub message: Message,
+}
+
+fn message_of(key: String, args: &str) -> StoreResult<Message> {
+    Ok(Message {
+        key,
+        args: serde_json::from_str(args)
+            .map_err(|e| StoreError::Corrupt(format!("notifications.message_args: {e}")))?,
+    })
+}
+
+/// The oldest scheduled voice attempt due by `now_ms` (the voice task takes one at a time).
+pub fn next_voice_attempt(conn: &Connection, now_ms: i64) -> StoreResult<Option<VoiceJob>> {
+    let row: Option<(i64, String, String, String, String, String)> = conn
+        .query_row(
+            "SELECT a.id, a.notification_id, n.farmer_id, a.condition, n.message_key, n.message_args
+             FROM notification_attempts a JOIN notifications n ON n.id = a.notification_id
+             WHERE a.channel = 'voice' AND a.state = 'scheduled' AND a.due_ms <= ?1
+             ORDER BY a.due_ms, a.id LIMIT 1",
+            [now_ms],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .optional()?;
+    row.map(
+        |(attempt_id, notification_id, farmer_id, condition, key, args)| {
+            Ok(VoiceJob {
+                attempt_id,
+                notification_id,
+                farmer_id,
+                condition,
+                message: message_of(key, &args)?,
+            })
+        },
+    )
+    .transpose()
+}
+
+/// The earliest due time of a scheduled attempt on `channel`.
+pub fn next_attempt_due_ms(conn: &Connection, channel: Channel) -> StoreResult<Option<i64>> {
+    Ok(conn.query_row(
+        "SELECT MIN(due_ms) FROM notification_attempts WHERE channel = ?1 AND state = 'scheduled'",
+        [channel.as_str()],
+        |r| r.get(0),
+    )?)
+}
+
+/// A due SMS attempt with what the outbox needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsJob {
+    pub attempt_id: i64,
+    pub notification_id: String,
+    pub farmer_id: String,
+    pub phone: String,
+    pub urgency: String,
+    pub condition: String,
+    /// The language the router chose (the farmer's, or their preference).
+    pub language: Option<String>,
+    pub message: Message,
+}
+
+/// Scheduled SMS attempts due by `now_ms`, oldest first, at most `limit`.
+pub fn due_sms_attempts(conn: &Connection, now_ms: i64, limit: usize) -> StoreResult<Vec<SmsJob>> {
+    let mut stmt = conn.prepare(
+        "SELECT a.id, a.notification_id, n.farmer_id, f.phone, n.urgency, a.condition, n.language,
+                n.message_key, n.message_args
+         FROM notification_attempts a
+         JOIN notifications n ON n.id = a.notification_id
+         JOIN farmers f ON f.id = n.farmer_id
+         WHERE a.channel = 'sms' AND a.state = 'scheduled' AND a.due_ms <= ?1
+         ORDER BY a.due_ms, a.id LIMIT ?2",
+    )?;
+    let rows: Vec<(SmsJob, String)> = stmt
+        .query_map(params![now_ms, i64::try_from(limit).unwrap_or(0)], |r| {
+            Ok((
+                SmsJob {
+                    attempt_id: r.get(0)?,
+                    notification_id: r.get(1)?,
+                    farmer_id: r.get(2)?,
+                    phone: r.get(3)?,
+                    urgency: r.get(4)?,
+                    condition: r.get(5)?,
+                    language: r.get(6)?,
+                    message: Message {
+                        key: r.get(7)?,
+                        args: Default::default(),
+                    },
+                },
+                r.get(8)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(mut job, args)| {
+            job.message = message_of(std::mem::take(&mut job.message.key), &args)?;
+            Ok(job)
+        })
+        .collect()
+}
+
+/// Record which outbox message carries an attempt (with `mark_attempt(HandedOff)`, in the
+/// transaction that enqueued it).
+pub fn set_sms_outbox(conn: &Connection, attempt_id: i64, outbox_id: i64) -> StoreResult<()> {
+    conn.execute(
+        "UPDATE notification_attempts SET sms_outbox_id = ?2 WHERE id = ?1",
+        params![attempt_id, outbox_id],
+    )?;
+    Ok(())
+}
+
+/// Carry the outbox's final states (delivered by a report, failed by the network or after the
+/// last retry) to the handed-off SMS attempts they carry; only `outbox_id`'s when given.
+/// Returns the attempts updated. Idempotent: the delivery-report hook calls it for one message,
+/// the executor's tick for all.
+pub fn sync_sms_outcomes(
+    conn: &Connection,
+    outbox_id: Option<i64>,
+    now_ms: i64,
+) -> StoreResult<usize> {
+    let n = conn.execute(
+        "UPDATE notification_attempts SET
+            state = (SELECT CASE o.state WHEN 'delivered' THEN 'delivered' ELSE 'failed' END
+                     FROM sms_outbox o WHERE o.id = notification_attempts.sms_outbox_id),
+            outcome = (SELECT COALESCE(o.last_error, o.state)
+                       FROM sms_outbox o WHERE o.id = notification_attempts.sms_outbox_id),
+            updated_ms = ?2
+         WHERE channel = 'sms' AND state = 'handed_off' AND sms_outbox_id IS NOT NULL
+           AND (?1 IS NULL OR sms_outbox_id = ?1)
+           AND EXISTS (SELECT 1 FROM sms_outbox o WHERE o.id = notification_attempts.sms_outbox_id
+                       AND o.state IN ('delivered', 'failed'))",
+        params![outbox_id, now_ms],
+    )?;
+    Ok(n)
+}
+
+/// Per-channel delivery rate from [`attempt_counts`]: attempts that reached the farmer
+/// (`delivered` SMS, `answered` calls) over attempts with a final outcome (those plus `failed`
+/// and `unanswered`). Channels with no final outcome yet are left out.
+pub fn delivery_rates(counts: &[(String, String, i64)]) -> Vec<(String, f64)> {
+    let mut by_channel: std::collections::BTreeMap<&str, (i64, i64)> = Default::default();
+    for (channel, state, n) in counts {
+        let entry = by_channel.entry(channel.as_str()).or_default();
+        match state.as_str() {
+            "delivered" | "answered" => {
+                entry.0 += n;
+                entry.1 += n;
+            }
+            "failed" | "unanswered" => entry.1 += n,
+            _ => {}
+        }
+    }
+    by_channel
+        .into_iter()
+        .filter(|(_, (_, finished))| *finished > 0)
+        .map(|(c, (ok, finished))| (c.to_owned(), ok as f64 / finished as f64))
+        .collect()
 }
 
 #[cfg(test)]

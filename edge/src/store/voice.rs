@@ -361,6 +361,37 @@ pub fn end_call(
     Ok(())
 }
 
+/// The farmer with this id as a caller (for dialing a notification), if registered.
+pub fn caller_by_farmer_id(
+    conn: &Connection,
+    farmer_id: &str,
+) -> StoreResult<Option<FarmerCaller>> {
+    let phone: Option<String> = conn
+        .query_row(
+            "SELECT phone FROM farmers WHERE id = ?1",
+            [farmer_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(phone) = phone else {
+        return Ok(None);
+    };
+    let number = PhoneNumber::parse("phone", &phone)?;
+    Ok(match lookup_caller(conn, Some(&number))? {
+        CallerLookup::Farmer(f) => Some(f),
+        CallerLookup::Unknown => None,
+    })
+}
+
+/// Record which notification attempt an outbound call carries.
+pub fn set_call_attempt(conn: &Connection, call_id: i64, attempt_id: i64) -> StoreResult<()> {
+    conn.execute(
+        "UPDATE voice_calls SET attempt_id = ?2 WHERE id = ?1",
+        params![call_id, attempt_id],
+    )?;
+    Ok(())
+}
+
 /// Menu key 9: a task for the village's agents to call the farmer back.
 pub fn add_agent_task(
     conn: &Connection,

@@ -10,3 +10,4 @@ mod projection;
 mod sms;
 mod support;
 mod tidy;
+mod voice;

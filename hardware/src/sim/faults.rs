@@ -13,6 +13,7 @@
 //!   "cms_error_code": 500,         // ...with this code (default 500, "unknown error")
 //!   "resets_mid_send": 1,          // next N AT+CMGS: the modem reboots instead of sending
 //!   "delivery_failures": 1,        // next N status reports say "failed" (TP-ST 0x41)
+//!   "busy_dials": 1,               // next N ATD: the farmer's line is busy (BUSY)
 //!   "sim_capacity": 3,             // usable SIM slots from now on (full at used == capacity)
 //!   "hang_ms": 5000,               // ignore all input and say nothing for this long
 //!   "replug": true                 // USB re-enumeration: new pty, link re-pointed, reboot
@@ -50,6 +51,8 @@ pub struct FaultPlan {
     pub resets_mid_send: u32,
     /// Status reports for the next N sent parts carry TP-ST 0x41 (permanent failure).
     pub delivery_failures: u32,
+    /// The next N `ATD` find the farmer's line busy: the call is logged and ends with `BUSY`.
+    pub busy_dials: u32,
     /// Sets the SIM's usable capacity now.
     pub sim_capacity: Option<u16>,
     /// The modem ignores all input and says nothing for this many milliseconds, from now.
@@ -71,6 +74,7 @@ impl FaultPlan {
         add(&mut self.cms_errors, other.cms_errors);
         add(&mut self.resets_mid_send, other.resets_mid_send);
         add(&mut self.delivery_failures, other.delivery_failures);
+        add(&mut self.busy_dials, other.busy_dials);
         if other.drop_response_prefix.is_some() {
             self.drop_response_prefix = other.drop_response_prefix.clone();
         }

@@ -207,6 +207,8 @@ pub enum CallEndCause {
     RemoteHangup,
     /// The modem rebooted.
     Reboot,
+    /// The farmer's line was busy (a dial answered `BUSY`).
+    Busy,
 }
 
 /// A call (`GET /calls`).
@@ -391,6 +393,7 @@ enum Final {
     Ok,
     Error(ErrorKind),
     NoCarrier,
+    Busy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1554,6 +1557,11 @@ impl SimModem {
             return Step::Fail(ErrorKind::Plain);
         }
         let id = self.start_call(CallDirection::Out, number, CallState::Dialing, now_ms);
+        if self.faults.busy_dials > 0 {
+            self.faults.busy_dials -= 1;
+            self.end_call(CallEndCause::Busy, now_ms);
+            return Step::Final(Final::Busy);
+        }
         let at = now_ms + self.settings.dial_answer_ms;
         self.schedule(at, Timer::DialAnswered { call_id: id });
         if self.ta.colp {
@@ -1968,6 +1976,7 @@ impl SimModem {
         match result {
             Final::Ok => "OK".to_owned(),
             Final::NoCarrier => "NO CARRIER".to_owned(),
+            Final::Busy => "BUSY".to_owned(),
             Final::Error(ErrorKind::Plain) => "ERROR".to_owned(),
             Final::Error(ErrorKind::Cme(code)) => match self.ta.error_mode {
                 0 => "ERROR".to_owned(),

@@ -8,3 +8,4 @@ mod proxy;
 mod repair;
 mod sms;
 mod sync;
+mod voice;
