@@ -34,6 +34,8 @@ ivr-open-alert-item = { $kind ->
         [weather_warning] weather warning
         [pest_outbreak] pest outbreak
         [flood_warning] flood warning
+        [sensor_silent] sensor silent
+        [battery_low] sensor battery low
        *[other] { $kind }
     } on { $date }.
 ivr-not-available = Sorry, { $topic ->

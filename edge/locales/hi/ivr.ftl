@@ -31,6 +31,8 @@ ivr-open-alert-item = { $kind ->
         [weather_warning] मौसम की चेतावनी
         [pest_outbreak] कीट प्रकोप
         [flood_warning] बाढ़ की चेतावनी
+        [sensor_silent] सेंसर बंद
+        [battery_low] सेंसर की बैटरी कम
        *[other] { $kind }
     }, { $date }।
 ivr-not-available = माफ़ कीजिए, { $topic ->

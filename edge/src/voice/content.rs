@@ -4,9 +4,8 @@
 //! Each method is one or two indexed queries on a read connection; a store error is logged and
 //! answered as "not available" (a farmer on the line hears something, the call goes on).
 //!
-//! **Open alerts** come from [`open_alerts_for_farmer`]: today the alert notifications routed
-//! to the farmer within [`OPEN_ALERT_WINDOW_MS`] (this branch has no alerts table). When the
-//! MQTT alerts table lands, point that one function at it; nothing else changes.
+//! **Open alerts** come from [`open_alerts_for_farmer`]: the local rules' alerts on the farmer's
+//! farms that are neither resolved nor acknowledged.
 
 use rusqlite::{Connection, params};
 
@@ -20,8 +19,6 @@ use crate::answers::{
 use crate::sms::command::Crop;
 use crate::store::StoreResult;
 
-/// An alert notification counts as "open" for this long after it was raised.
-pub const OPEN_ALERT_WINDOW_MS: i64 = 7 * 24 * 3_600_000;
 /// Most crops whose prices one menu answer lists (the prompt speaks at most five anyway).
 pub const PRICE_CROPS_MAX: usize = 5;
 /// Hectare → acre for fertilizer doses (the soil card rule works per hectare).
@@ -75,33 +72,44 @@ fn priced_crops(conn: &Connection, village: &str, now_ms: i64) -> StoreResult<Ve
         .collect())
 }
 
-/// The farmer's open alerts, newest first. **The one place to change when the alerts table
-/// exists**: today these are the alert notifications (`notifications.source = 'alert'`, not
-/// suppressed) of the last [`OPEN_ALERT_WINDOW_MS`]; the kind is the message key, the field
-/// its `field` argument.
+/// The farmer's open alerts, newest first: alerts raised by the local rules (MQTT issue) on
+/// sensors of the farmer's farms, neither resolved nor acknowledged. The kind spoken is what
+/// the farmer cares about: a low soil-moisture threshold is `dry-soil`, a silent sensor
+/// `sensor-silent`, a low battery `battery-low`; the field is the farm's survey number.
 pub fn open_alerts_for_farmer(
     conn: &Connection,
     farmer_id: &str,
-    now_ms: i64,
+    _now_ms: i64,
 ) -> StoreResult<Vec<AlertSummary>> {
-    let mut stmt = conn.prepare(
-        "SELECT message_key, json_extract(message_args, '$.field'), created_ms FROM notifications
-         WHERE farmer_id = ?1 AND source = 'alert' AND state = 'scheduled' AND created_ms > ?2
-         ORDER BY created_ms DESC LIMIT 5",
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.kind, a.metric, f.survey_number, a.raised_ms FROM alerts a
+         LEFT JOIN farms f ON f.id = a.farm_id
+         WHERE a.farmer_id = ?1 AND a.resolved_ms IS NULL AND a.acked_ms IS NULL
+         ORDER BY a.raised_ms DESC LIMIT 5",
     )?;
     let rows = stmt
-        .query_map(
-            params![farmer_id, now_ms.saturating_sub(OPEN_ALERT_WINDOW_MS)],
-            |r| {
-                Ok(AlertSummary {
-                    kind: r.get(0)?,
-                    survey_number: r.get(1)?,
-                    raised_at_ms: r.get(2)?,
-                })
-            },
-        )?
+        .query_map(params![farmer_id], |r| {
+            let kind: String = r.get(0)?;
+            let metric: Option<String> = r.get(1)?;
+            Ok(AlertSummary {
+                kind: spoken_alert_kind(&kind, metric.as_deref()),
+                survey_number: r.get(2)?,
+                raised_at_ms: r.get(3)?,
+            })
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+/// The prompt's alert kind for a rule kind and its metric.
+fn spoken_alert_kind(kind: &str, metric: Option<&str>) -> String {
+    match (kind, metric) {
+        ("threshold", Some("soil_moisture_vwc")) => "dry-soil".to_owned(),
+        ("silent", _) => "sensor-silent".to_owned(),
+        ("battery_low", _) => "battery-low".to_owned(),
+        (_, Some(metric)) => metric.replace('_', "-"),
+        (other, None) => other.replace('_', "-"),
+    }
 }
 
 impl VoiceContent for StoreContent<'_> {

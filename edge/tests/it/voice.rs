@@ -404,7 +404,8 @@ async fn a_voice_notification_is_dialed_read_out_and_recorded_answered() {
         .unwrap()
         .clone();
     assert_eq!(voice.state, "answered", "{voice:?}");
-    rig.sim.hang_up().unwrap();
+    // The call may already be over (the menu timed out): only its recorded outcome matters here.
+    let _ = rig.sim.hang_up();
     rig.stop().await;
 }
 
@@ -482,7 +483,8 @@ async fn the_executor_texts_and_calls_a_critical_alert_and_records_the_delivery(
         .unwrap();
     let rates = farmco_edge::store::notify::delivery_rates(&counts);
     assert_eq!(rates, vec![("sms".into(), 1.0), ("voice".into(), 1.0)]);
-    rig.sim.hang_up().unwrap();
+    // The call may already be over (the menu timed out): only the recorded delivery matters here.
+    let _ = rig.sim.hang_up();
 
     // A weather warning from the cloud for the farmer's village becomes a notification once.
     rig.store
