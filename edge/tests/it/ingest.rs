@@ -80,8 +80,9 @@ impl Drop for Mosquitto {
 }
 
 /// Publish each line as one QoS 1 message with mosquitto_pub; returns its exit success.
-/// Under `timeout`: a refused login makes mosquitto_pub retry forever against rumqttd, which
-/// closes the connection instead of answering CONNACK with an error code.
+/// Only for logins the broker accepts: mosquitto_pub retries a refused login every second
+/// until killed, because rumqttd answers a bad login by closing the connection instead of a
+/// CONNACK with an error code (use [`login_accepted`] to check refusals).
 pub fn mosquitto_pub(
     port: u16,
     topic: &str,
@@ -89,9 +90,8 @@ pub fn mosquitto_pub(
     login: Option<(&str, &str)>,
 ) -> bool {
     let mut cmd = Command::new("timeout");
-    let limit = if login.is_some() { "5" } else { "120" };
     cmd.args([
-        limit,
+        "120",
         "mosquitto_pub",
         "-h",
         "127.0.0.1",
@@ -119,6 +119,29 @@ pub fn mosquitto_pub(
         let _ = stdin.write_all(text.as_bytes());
     }
     child.wait().unwrap().success()
+}
+
+/// One MQTT login attempt (no retry): true when the broker answers CONNACK "accepted", false
+/// when it refuses with a CONNACK code or closes the connection (what rumqttd does).
+async fn login_accepted(port: u16, login: Option<(&str, &str)>) -> bool {
+    let mut options =
+        rumqttc::MqttOptions::new(format!("t-{}", rand::random::<u32>()), "127.0.0.1", port);
+    if let Some((u, p)) = login {
+        options.set_credentials(u, p);
+    }
+    let (_client, mut eventloop) = rumqttc::AsyncClient::new(options, 10);
+    loop {
+        match tokio::time::timeout(WAIT_MAX, eventloop.poll())
+            .await
+            .expect("the broker answers a login")
+        {
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(ack))) => {
+                return ack.code == rumqttc::ConnectReturnCode::Success;
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
 }
 
 fn register(store: &Store, id: &str, password: &str) {
@@ -323,34 +346,23 @@ async fn embedded_broker_checks_sensor_logins_and_ingests() {
         .unwrap()
         .parse()
         .unwrap();
-    // Kept small: this test takes ~2 minutes through rumqttd 0.20 (see docs/ingest.md).
-    let lines = readings(0, 200);
+    // 2,000 messages through rumqttd's fixed in-flight window of 100: the writer's idle flush
+    // acks each window as soon as it stops growing.
+    let lines = readings(0, 2_000);
     let ok = tokio::task::spawn_blocking(move || {
         mosquitto_pub(port, TOPIC, &lines, Some(("probe-1", "probe-1-secret-pw")))
     })
     .await
     .unwrap();
     assert!(ok, "a registered sensor logs in");
-    wait_messages(&node, 200).await;
-    assert_eq!(node.store.readings_count().unwrap(), 200);
-    let refused = tokio::task::spawn_blocking(move || {
-        let wrong = mosquitto_pub(
-            port,
-            TOPIC,
-            &["1,1".into()],
-            Some(("probe-1", "wrong-password")),
-        );
-        let anonymous = mosquitto_pub(port, TOPIC, &["1,1".into()], None);
-        let stranger = mosquitto_pub(
-            port,
-            TOPIC,
-            &["1,1".into()],
-            Some(("nobody", "probe-1-secret-pw")),
-        );
-        (wrong, anonymous, stranger)
-    })
-    .await
-    .unwrap();
+    wait_messages(&node, 2_000).await;
+    assert_eq!(node.store.readings_count().unwrap(), 2_000);
+    assert!(login_accepted(port, Some(("probe-1", "probe-1-secret-pw"))).await);
+    let refused = (
+        login_accepted(port, Some(("probe-1", "wrong-password"))).await,
+        login_accepted(port, None).await,
+        login_accepted(port, Some(("nobody", "probe-1-secret-pw"))).await,
+    );
     assert_eq!(refused, (false, false, false), "bad logins are refused");
     node.service.shutdown().await;
 }
@@ -658,4 +670,153 @@ fn retention_rolls_up_old_readings_but_keeps_what_the_cloud_has_not_acknowledged
         farmco_edge::ingest::retention::sweep(&store, Duration::from_secs(90 * 86_400), now)
             .unwrap();
     assert_eq!(again, 0);
+}
+
+/// Poll `GET uri` as `token` until `check` holds on the body (bounded by [`WAIT_MAX`]).
+async fn poll_api(
+    node: &TestNode,
+    token: &str,
+    uri: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + WAIT_MAX;
+    loop {
+        let (status, body) = node.call("GET", uri, Some(token), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if check(&body) {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting on {uri}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_soil_over_mqtt_raises_an_alert_naming_the_farmer_and_wet_soil_resolves_it() {
+    let broker = Mosquitto::start();
+    let node = TestNode::new();
+    let agent = node.login("agent").await;
+    let sup = node.login("super").await;
+    let farmer = node.farmer(&agent, "Sunita Pawar", "9812340022").await;
+    let (lat, lon) = (18.918, 74.385);
+    let (status, body) = node
+        .call(
+            "POST",
+            &format!("/api/v1/farmers/{farmer}/farms"),
+            Some(&agent),
+            Some(json!({"survey_number": "7/1", "declared_area_ha": 1.0, "boundary": square(lat, lon, 100.0),
+                        "crops": [{"crop": "Wheat", "season": "rabi", "sowing_date": "2025-11-10"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let farm = body["id"].as_str().unwrap().to_owned();
+    let (status, body) = node
+        .call(
+            "POST",
+            "/api/v1/sensors",
+            Some(&sup),
+            Some(json!({"id": "probe-7", "kind": "soil_probe", "lat": lat + 0.0004, "lon": lon + 0.0004})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["sensor"]["farm_id"], farm.as_str());
+
+    // The configured wheat rule (below 18% VWC, hysteresis 2) with a 10-minute duration
+    // instead of 2 hours; the payloads carry timestamps, so no waiting.
+    {
+        let mut rules = node.state.alert_rules.write().unwrap();
+        let rule = rules
+            .iter_mut()
+            .find(|r| r.id == "irrigate-wheat")
+            .expect("the default config has the wheat rule");
+        let mut spec = rule.spec.clone();
+        spec.for_minutes = 10;
+        *rule = spec
+            .validate(&node.state.config.ingest.metrics)
+            .expect("valid rule");
+    }
+    let mut config = Config::for_tests(node.dir.path().to_owned());
+    config.ingest.broker = Broker::External {
+        host: "127.0.0.1".into(),
+        port: broker.port,
+    };
+    config.ingest.client_id = format!("edge-{}", rand::random::<u32>());
+    let service = IngestService::start(
+        &config,
+        IngestDeps {
+            store: node.state.store.clone(),
+            metrics: node.state.metrics.ingest.clone(),
+            rules: node.state.alert_rules.clone(),
+            hook: None,
+        },
+    )
+    .await
+    .unwrap();
+    let mut connected = service.connected.clone();
+    tokio::time::timeout(WAIT_MAX, connected.wait_for(|c| *c))
+        .await
+        .expect("node subscribed")
+        .unwrap();
+
+    let topic = format!("farmco/v1/{VILLAGE}/probe-7/soil_moisture_vwc");
+    let t0 = farmco_edge::store::now_ms() - 3_600_000;
+    let minute = 60_000i64;
+    // Dry for 15 minutes: 15% VWC every minute.
+    let dry: Vec<String> = (0..=15)
+        .map(|m| json!({"ts": t0 + m * minute, "value": 15.0}).to_string())
+        .collect();
+    let (port, t) = (broker.port, topic.clone());
+    assert!(
+        tokio::task::spawn_blocking(move || mosquitto_pub(port, &t, &dry, None))
+            .await
+            .unwrap()
+    );
+    let body = poll_api(&node, &agent, "/api/v1/alerts?open=true", |b| {
+        b["alerts"].as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    let alerts = body["alerts"].as_array().unwrap();
+    assert_eq!(
+        alerts.len(),
+        1,
+        "one alert while the condition holds: {body}"
+    );
+    let alert = &alerts[0];
+    assert_eq!(alert["rule_id"], "irrigate-wheat");
+    assert_eq!(alert["sensor_id"], "probe-7");
+    assert_eq!(alert["farm_id"], farm.as_str());
+    assert_eq!(alert["farmer_id"], farmer.as_str());
+    assert_eq!(alert["value"], 15.0);
+    assert!(alert["resolved"].is_null());
+    let id = alert["id"].as_i64().unwrap();
+
+    // 19% (inside the hysteresis band, not yet clear), then 25% for five minutes: resolved.
+    let wetter: Vec<String> = std::iter::once(json!({"ts": t0 + 16 * minute, "value": 19.0}))
+        .chain((17..=21).map(|m| json!({"ts": t0 + m * minute, "value": 25.0})))
+        .map(|v| v.to_string())
+        .collect();
+    assert!(
+        tokio::task::spawn_blocking(move || mosquitto_pub(port, &topic, &wetter, None))
+            .await
+            .unwrap()
+    );
+    let body = poll_api(&node, &agent, "/api/v1/alerts", |b| {
+        b["alerts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["id"] == id && !x["resolved"].is_null()))
+    })
+    .await;
+    assert_eq!(
+        body["alerts"].as_array().unwrap().len(),
+        1,
+        "deduplicated: {body}"
+    );
+    let (_, open) = node
+        .call("GET", "/api/v1/alerts?open=true", Some(&agent), None)
+        .await;
+    assert_eq!(open["alerts"].as_array().unwrap().len(), 0, "{open}");
+    service.shutdown().await;
 }

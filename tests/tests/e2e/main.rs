@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod envelopes;
+mod ingest_crash;
 mod nearby;
 mod proxy;
 mod repair;
