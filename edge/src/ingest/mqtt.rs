@@ -6,9 +6,9 @@
 //! - Back-pressure: after each publish the task awaits room in the bounded writer queue before
 //!   polling the connection again. While it waits, nothing is read from the socket, the
 //!   broker's in-flight window for this client fills, and the broker holds further messages.
-//! - The rumqttc request channel holds [`REQUEST_CHANNEL_CAPACITY`] requests: a whole batch of
-//!   acks fits while this task is blocked on the queue (otherwise writer and reader would wait
-//!   on each other).
+//! - The rumqttc request channel holds [`REQUEST_CHANNEL_CAPACITY`] requests: more than every
+//!   QoS 1 packet id a session can have in flight, so acks never wait on it while this task is
+//!   blocked on the queue (otherwise writer and reader would wait on each other).
 //! - Reconnects back off exponentially with jitter, from [`RECONNECT_BACKOFF_MIN`] to
 //!   [`RECONNECT_BACKOFF_MAX`].
 
@@ -20,10 +20,19 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::{mpsc, watch};
 
 use super::payload::{PAYLOAD_BYTES_MAX, TOPIC_FILTER};
-use super::writer::{Acker, BATCH_MESSAGES_MAX, Received};
+use super::writer::{Acker, Received};
 
-/// Request channel capacity: every ack of one batch plus a few control requests.
-pub const REQUEST_CHANNEL_CAPACITY: usize = BATCH_MESSAGES_MAX + 64;
+/// Request channel capacity, sized so that the writer's acks can never wait on it.
+///
+/// The event loop drains this channel only while this task polls it, and this task stops
+/// polling while it waits for room in the writer's queue (back-pressure). If acks could fill
+/// the channel, the writer would wait on the channel while this task waits on the writer: a
+/// deadlock under sustained load (a batch-sized channel was not enough once several batches
+/// of acks were pending). Every ack in the channel is for a distinct QoS 1 packet id still in
+/// flight, and a session has at most 65,535 of those, so twice that (stale acks of one
+/// previous connection included) plus control requests can never fill. Memory stays bounded
+/// by the same count (a few MB at worst); flume does not allocate the capacity up front.
+pub const REQUEST_CHANNEL_CAPACITY: usize = 2 * (u16::MAX as usize) + 64;
 /// MQTT keep-alive: a dead broker is noticed within ~1.5× this.
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
 const RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(200);

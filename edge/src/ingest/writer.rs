@@ -6,8 +6,9 @@
 //! Design constraints:
 //! - An acknowledged message is committed: acks are sent strictly after `COMMIT` returned.
 //! - A failed commit is retried (with a pause) with the same batch; nothing is acked or dropped.
-//! - Messages per batch are bounded too ([`BATCH_MESSAGES_MAX`]), because the rumqttc request
-//!   channel must hold every ack of a batch without waiting (see [`super::mqtt`]).
+//! - Messages per batch are bounded too ([`BATCH_MESSAGES_MAX`]); the rumqttc request channel
+//!   holds more acks than a session can have packets in flight, so acking never waits on the
+//!   MQTT task (see [`super::mqtt`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,7 +61,7 @@ impl Acker {
             if conn != current {
                 continue;
             }
-            // try_ack first: the request channel is sized for a whole batch of acks.
+            // try_ack first: the request channel outsizes the in-flight packet-id space.
             if let Err(rumqttc::ClientError::TryRequest(_)) = self.client.try_ack(&publish) {
                 let _ = self.client.ack(&publish).await;
             }
