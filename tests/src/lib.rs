@@ -479,3 +479,20 @@ pub fn edge_config_with(dir: &Path, name: &str, replacements: &[(&str, &str)]) -
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// Poll (at most `rounds` × 250 ms) until `check` holds; the last value is returned either way.
+pub async fn poll<T, F, Fut>(rounds: usize, mut f: F, check: impl Fn(&T) -> bool) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let mut value = f().await;
+    for _ in 0..rounds {
+        if check(&value) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        value = f().await;
+    }
+    value
+}

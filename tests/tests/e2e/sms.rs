@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use farmco_e2e::{Edge, ModemSimProcess, call, edge_config_with, login, spawn_server_capturing};
+use farmco_e2e::{
+    Edge, ModemSimProcess, call, edge_config_with, login, poll, spawn_server_capturing,
+};
 use serde_json::{Value, json};
 
 const FARMER: &str = "+919812345678";
@@ -44,23 +46,6 @@ async fn sent_to(control: &str, to: &str) -> Vec<Value> {
         .filter(|e| e["to"] == to)
         .cloned()
         .collect()
-}
-
-/// Poll (at most `rounds` × 250 ms) until `check` holds; the last value is returned either way.
-async fn poll<T, F, Fut>(rounds: usize, mut f: F, check: impl Fn(&T) -> bool) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = T>,
-{
-    let mut value = f().await;
-    for _ in 0..rounds {
-        if check(&value) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        value = f().await;
-    }
-    value
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

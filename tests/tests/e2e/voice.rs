@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use farmco_e2e::{Edge, ModemSimProcess, call, edge_config_with, login};
+use farmco_e2e::{Edge, ModemSimProcess, call, edge_config_with, login, poll};
 use serde_json::{Value, json};
 
 const CALLER: &str = "+919812345671";
@@ -34,23 +34,6 @@ async fn post(url: &str, body: Value) -> u16 {
         .unwrap()
         .status()
         .as_u16()
-}
-
-/// Poll (at most `rounds` × 250 ms) until `check` holds; the last value is returned either way.
-async fn poll<T, F, Fut>(rounds: usize, mut f: F, check: impl Fn(&T) -> bool) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = T>,
-{
-    let mut value = f().await;
-    for _ in 0..rounds {
-        if check(&value) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        value = f().await;
-    }
-    value
 }
 
 fn calls_out_to(calls: &Value, number: &str) -> Vec<Value> {
