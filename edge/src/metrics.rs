@@ -10,19 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct HttpLabels {
-    pub method: String,
-    /// The matched route template (`/api/v1/farmers/{id}`), never the raw path, so label
-    /// cardinality stays bounded.
-    pub route: String,
-    pub status: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OutcomeLabels {
-    pub outcome: String,
-}
+pub use farmco_shell::metrics::{HttpLabels, OutcomeLabels, latency_histogram};
 
 /// Notification attempts by channel and state (voice/notifications, issue #6).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -146,13 +134,6 @@ impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics").finish_non_exhaustive()
     }
-}
-
-fn latency_histogram() -> Histogram {
-    // 0.5 ms .. ~1 s: the API's normal range on a Raspberry Pi class box.
-    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
-        0.000_5, 2.0, 12,
-    ))
 }
 
 impl Metrics {
