@@ -186,7 +186,7 @@ async fn node_rate(port: u16, n: u64) -> anyhow::Result<f64> {
 
 /// Parsed batches of one reading per message, as the writer builds them.
 fn batches(n: u64) -> Vec<Vec<BatchMessage>> {
-    let catalog = farmco_edge::ingest::catalog::MetricCatalog::with_extensions(Vec::new())
+    let catalog = farmco_village::ingest::catalog::MetricCatalog::with_extensions(Vec::new())
         .unwrap_or_else(|e| panic!("built-in catalog: {e}"));
     let received = now_ms();
     let messages: Vec<BatchMessage> = payloads(received - 86_400_000, n)

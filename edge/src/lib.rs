@@ -5,14 +5,12 @@
 //! [`store`] (SQLite) and [`spatial`] (in-memory index) → `farmco_sync` (pure domain core).
 
 pub mod alerts;
-pub mod answers;
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod identity;
 pub mod ingest;
-pub mod l10n;
 pub mod metrics;
 pub mod modem;
 pub mod notify;

@@ -157,7 +157,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             let (today, _) =
-                farmco_edge::sms::policy::local_day(store::now_ms(), config.sms.offset);
+                farmco_village::sms::policy::local_day(store::now_ms(), config.sms.offset);
             let sms_demo = farmco_edge::sms::demo::seed_sms_demo(&store, &today, store::now_ms())?;
             println!(
                 "SMS demo: {} price/weather advisories for village {}, farmer {} (Hindi){}",

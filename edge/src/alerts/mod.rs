@@ -1,10 +1,7 @@
-//! Local alerts: the pure rule [`engine`] and [`rules`], and the shell task that feeds the
+//! Local alerts: the shell task around the pure `farmco_village::alerts` (rules and engine) that feeds the
 //! engine committed readings and clock ticks, looks up each sensor's farm, farmer and current
 //! crop, stores the decisions, and hands every newly raised alert to the optional notification
 //! hook ([`RaisedAlert`]).
-
-pub mod engine;
-pub mod rules;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -12,10 +9,10 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use self::engine::{Engine, Input, SensorContext};
-use self::rules::Rule;
 use crate::store::Store;
 use crate::store::readings::NewReading;
+use farmco_village::alerts::engine::{self, Engine, Input, SensorContext};
+use farmco_village::alerts::rules::Rule;
 
 /// Committed reading batches queued for the alert task (each up to one writer batch); when
 /// full, the ingest writer waits, so alerts never fall silently behind.

@@ -9,11 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::farmers::ApiQuery;
 use super::{ApiError, ApiJson, CurrentUser, SharedState, blocking};
-use crate::alerts::rules::{RULES_MAX, Rule, RuleSpec};
 use crate::config::Config;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::users::Role;
 use crate::store::{Store, StoreResult, now_ms};
+use farmco_village::alerts::rules::{RULES_MAX, Rule, RuleSpec};
 
 /// Most alerts per list.
 pub const ALERTS_PER_PAGE_MAX: usize = 1_000;

@@ -17,15 +17,15 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth_routes::rfc3339_ms;
 use super::farmers::ApiQuery;
 use super::{ApiError, ApiJson, CurrentUser, SharedState, blocking};
-use crate::notify::config::parse_hh_mm;
-use crate::notify::router::{
-    Decision, MAX_PER_DAY_LIMIT, MESSAGE_ARG_CHARS_MAX, MESSAGE_ARGS_MAX, MESSAGE_KEY_CHARS_MAX,
-    Message, Notification, Preferences, QuietHours, Source, Urgency,
-};
+use crate::config::notify::parse_hh_mm;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::users::Role;
 use crate::store::{notify as store_notify, now_ms, voice as store_voice};
-use crate::voice::callback::CallbackState;
+use farmco_village::notify::router::{
+    Decision, MAX_PER_DAY_LIMIT, MESSAGE_ARG_CHARS_MAX, MESSAGE_ARGS_MAX, MESSAGE_KEY_CHARS_MAX,
+    Message, Notification, Preferences, QuietHours, Source, Urgency,
+};
+use farmco_village::voice::callback::CallbackState;
 
 /// Default number of rows in a listing (the maximum is the store's `LIST_ROWS_MAX`).
 pub const LIST_DEFAULT: usize = 50;

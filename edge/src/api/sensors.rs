@@ -17,7 +17,7 @@ use super::{ApiError, ApiJson, CurrentUser, SharedState, blocking};
 use crate::store::now_ms;
 use crate::store::readings::{NewReading, READINGS_PER_INSERT_MAX};
 
-pub use crate::ingest::payload::{FUTURE_SKEW_MS_MAX, SENSOR_ID_CHARS_MAX};
+pub use farmco_village::ingest::payload::{FUTURE_SKEW_MS_MAX, SENSOR_ID_CHARS_MAX};
 /// Most readings (or buckets) returned by one GET.
 pub const READINGS_PER_QUERY_MAX: usize = 10_000;
 /// Most sensors listed per page.
@@ -28,7 +28,7 @@ pub const BUCKET_MS_MAX: i64 = 31 * 86_400_000;
 
 /// Validate a sensor id: 1..=64 of `[A-Za-z0-9_.-]`.
 pub fn validate_sensor_id(field: &str, id: &str) -> Result<(), ValidationError> {
-    if crate::ingest::payload::is_valid_sensor_id(id) {
+    if farmco_village::ingest::payload::is_valid_sensor_id(id) {
         Ok(())
     } else {
         Err(ValidationError {
@@ -343,10 +343,13 @@ pub struct CreatedSensor {
 impl From<crate::store::ingest::SensorRow> for SensorDto {
     fn from(s: crate::store::ingest::SensorRow) -> SensorDto {
         SensorDto {
-            topic_prefix: s
-                .village_code
-                .as_ref()
-                .map(|v| format!("{}/{v}/{}", crate::ingest::payload::TOPIC_PREFIX, s.id)),
+            topic_prefix: s.village_code.as_ref().map(|v| {
+                format!(
+                    "{}/{v}/{}",
+                    farmco_village::ingest::payload::TOPIC_PREFIX,
+                    s.id
+                )
+            }),
             id: s.id,
             kind: s.kind,
             lat: s.lat,

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::payload::PAYLOAD_BYTES_MAX;
 use crate::store::Store;
+use farmco_village::ingest::payload::PAYLOAD_BYTES_MAX;
 
 /// Username of the node's own client on the embedded broker.
 pub const NODE_USERNAME: &str = "farmco-edge-node";

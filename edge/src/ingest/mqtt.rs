@@ -19,8 +19,8 @@ use std::time::Duration;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::{mpsc, watch};
 
-use super::payload::{PAYLOAD_BYTES_MAX, TOPIC_FILTER};
 use super::writer::{Acker, Received};
+use farmco_village::ingest::payload::{PAYLOAD_BYTES_MAX, TOPIC_FILTER};
 
 /// Request channel capacity, sized so that the writer's acks can never wait on it.
 ///

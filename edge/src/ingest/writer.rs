@@ -16,12 +16,12 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::catalog::MetricCatalog;
-use super::payload;
 use crate::metrics::IngestMetrics;
 use crate::store::Store;
 use crate::store::ingest::{BatchMessage, BatchOutcome};
 use crate::store::readings::NewReading;
+use farmco_village::ingest::catalog::MetricCatalog;
+use farmco_village::ingest::payload;
 
 /// Most messages in one batch; also the capacity reserved for acks in the MQTT request channel.
 pub const BATCH_MESSAGES_MAX: usize = 10_000;

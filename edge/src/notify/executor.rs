@@ -32,13 +32,15 @@ use serde::Deserialize;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::config::NotifyConfig;
-use super::render::{render_digest, render_message};
-use super::router::{MESSAGE_ARG_CHARS_MAX, Message, Notification, Source, Urgency};
+use crate::config::notify::NotifyConfig;
 use crate::store::notify::{self as notify_store, AttemptState, SmsJob};
 use crate::store::sms::{self as sms_store, EnqueueError, OutgoingSms, Priority};
 use crate::store::{Store, StoreError, StoreResult, now_ms};
 use crate::voice::task::VoiceHandle;
+use farmco_village::notify::render::{render_digest, render_message};
+use farmco_village::notify::router::{
+    MESSAGE_ARG_CHARS_MAX, Message, Notification, Source, Urgency,
+};
 
 /// Notifications waiting to be routed. Alert rules fire at most once per sensor reading and a
 /// box has a few hundred sensors; 256 is minutes of a burst. When full, `submit` waits and
@@ -465,7 +467,7 @@ pub fn notification_for_alert(alert: &RaisedAlert) -> Notification {
             }
         })
         .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
-        .take(super::router::MESSAGE_KEY_CHARS_MAX)
+        .take(farmco_village::notify::router::MESSAGE_KEY_CHARS_MAX)
         .collect();
     let value = format!("{:.0}", alert.value);
     let mut args = BTreeMap::new();
@@ -600,9 +602,9 @@ mod tests {
 
     #[test]
     fn an_unanswered_voice_notification_falls_back_to_one_sms_handed_off_with_its_attempt() {
-        use crate::config::Synchronous;
-        use crate::notify::router::{Preferences, QuietHours, RouterConfig};
+        use crate::store::Synchronous;
         use farmco_sync::{Consents, Farmer, Language, PersonName};
+        use farmco_village::notify::router::{Preferences, QuietHours, RouterConfig};
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), Synchronous::Normal, 1).unwrap();
         let farmer = Farmer {

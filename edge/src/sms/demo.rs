@@ -171,7 +171,7 @@ pub fn seed_sms_demo(store: &Store, today: &str, now_ms: i64) -> StoreResult<Sms
             tx,
             &[NewReading {
                 sensor_id: DEMO_SENSOR_ID.to_owned(),
-                metric: crate::answers::SOIL_MOISTURE_METRIC.to_owned(),
+                metric: farmco_village::answers::SOIL_MOISTURE_METRIC.to_owned(),
                 ts_ms: now_ms - 15 * 60_000,
                 value: 23.5,
                 ts_assigned: false,

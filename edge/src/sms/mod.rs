@@ -8,19 +8,16 @@
 //! makes the driver emit it again, which hits the unique key ([`Handled::Duplicate`]): the
 //! caller acks again and no second reply is made.
 //!
-//! Modules: [`command`] (pure parser), [`policy`] (pure outbox decisions: priorities, the daily
-//! cap and its reply reserve, backoff), [`reply`] (pure: answer → localized text), and
-//! [`worker`] (the outbox task that sends through the modem).
+//! The decisions are pure and live in `farmco_village::sms`: `command` (the parser), `policy`
+//! (priorities, the daily cap and its reply reserve, backoff) and `reply` (answer → localized
+//! text). Here: [`worker`] (the outbox task that sends through the modem) and [`demo`].
 //!
 //! Who may ask what: PRICE, WEATHER and HELP are public; REG, LANG and STOP/START work for any
 //! phone; SOIL and MOISTURE need a registered farmer. An unknown sender whose text is not a
 //! command is told how to register. A sender that is not an Indian mobile number (an operator's
 //! alphanumeric sender) is stored and not answered: there is no one to answer.
 
-pub mod command;
 pub mod demo;
-pub mod policy;
-pub mod reply;
 pub mod worker;
 
 use farmco_sync::doc::FarmerPatch;
@@ -29,13 +26,14 @@ use rusqlite::Connection;
 use serde_json::json;
 use time::UtcOffset;
 
-use crate::answers;
-use crate::l10n::Locale;
+use crate::store::answers;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::sms::{self as sms_store, NewInboxRow, OutgoingSms, Priority, SmsFarmer};
 use crate::store::{Store, StoreError, StoreResult};
-use command::{Command, ParseError};
-use reply::Reply;
+use farmco_village::l10n::Locale;
+use farmco_village::sms::command::{self, Command, ParseError};
+use farmco_village::sms::policy;
+use farmco_village::sms::reply::{self, Reply};
 
 /// A received message, as the driver hands it over.
 #[derive(Debug, Clone, PartialEq, Eq)]

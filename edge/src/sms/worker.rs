@@ -19,10 +19,10 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use tokio::sync::{Notify, watch};
 
-use super::policy::{self, Choice, DailyCap};
 use crate::metrics::SmsEventLabels;
 use crate::store::sms::{self as sms_store, Priority};
 use crate::store::{Store, now_ms};
+use farmco_village::sms::policy::{self, Choice, DailyCap};
 
 /// Due rows read per round: the choice needs only the best few; the rest wait their turn.
 pub const DUE_BATCH_MAX: usize = 64;

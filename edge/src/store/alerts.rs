@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{StoreError, StoreResult};
-use crate::alerts::engine::Decision;
+use farmco_village::alerts::engine::Decision;
 
 /// A stored alert.
 #[derive(Debug, Clone, PartialEq)]

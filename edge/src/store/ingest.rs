@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::readings::{self, NewReading};
 use super::{StoreError, StoreResult};
-use crate::ingest::payload::{IngestError, SensorTopic};
+use farmco_village::ingest::payload::{IngestError, SensorTopic};
 
 /// One MQTT message of a writer batch, already parsed (parsing is pure and done outside the
 /// transaction); the sensor's registration is checked here, inside it.

@@ -10,6 +10,7 @@
 //! `users` (accounts and sessions), `audit` (hash-chained audit log).
 
 pub mod alerts;
+pub mod answers;
 pub mod audit;
 pub mod farmers;
 pub mod ingest;
@@ -28,8 +29,6 @@ use std::sync::{Mutex, MutexGuard};
 use farmco_sync::ValidationError;
 use farmco_sync::doc::DocError;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
-
-use crate::config::Synchronous;
 
 /// File name of the database inside the data dir.
 pub const DB_FILE_NAME: &str = "farmco-edge.db";
@@ -82,6 +81,14 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     // A panic while holding the lock cannot leave a half-written transaction behind (it rolls
     // back on drop), so a poisoned connection is still usable.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// SQLite durability level (`PRAGMA synchronous`): `Full` survives power cuts, `Normal`
+/// survives process crashes only. A plain value the caller passes to [`Store::open`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    Full,
+    Normal,
 }
 
 fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()> {

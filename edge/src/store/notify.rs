@@ -2,7 +2,7 @@
 //! suppressed, with the reason) and every delivery attempt with its outcome.
 //!
 //! [`route_notification`] reads the farmer's consents, preferences and recent history, asks
-//! the pure router (`crate::notify::router`), and stores the decision, all in the caller's
+//! the pure router (`farmco_village::notify::router`), and stores the decision, all in the caller's
 //! (IMMEDIATE) transaction: two deliveries of the same alert racing, or one redelivered after
 //! a `kill -9`, see each other and the second is a duplicate. Duplicates are not stored (an
 //! alert rule re-firing every minute would fill the table), nor a suppression already recorded
@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{StoreError, StoreResult};
-use crate::notify::router::{
+use farmco_village::notify::router::{
     Channel, Decision, History, Message, Notification, Preferences, QuietHours, Recipient,
     RouterConfig, SuppressReason, VoiceFollowUp, after_voice_attempt, route,
 };
@@ -690,10 +690,10 @@ pub fn delivery_rates(counts: &[(String, String, i64)]) -> Vec<(String, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Synchronous;
-    use crate::notify::router::{Message, Source, Urgency};
     use crate::store::Store;
+    use crate::store::Synchronous;
     use farmco_sync::{Consents, Farmer, PersonName, PhoneNumber};
+    use farmco_village::notify::router::{Message, Source, Urgency};
 
     const T0: i64 = 1_796_169_600_000; // 05:30 IST: inside the default quiet hours
 

@@ -11,16 +11,7 @@ use super::{Store, StoreResult};
 /// Most readings accepted in one insert call (one transaction).
 pub const READINGS_PER_INSERT_MAX: usize = 10_000;
 
-/// A reading to store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewReading {
-    pub sensor_id: String,
-    pub metric: String,
-    pub ts_ms: i64,
-    pub value: f64,
-    /// True when the sensor sent no timestamp and the receive time was used.
-    pub ts_assigned: bool,
-}
+pub use farmco_village::ingest::payload::NewReading;
 
 /// A stored reading with its id.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,35 +13,10 @@ use serde::Serialize;
 
 use super::StoreResult;
 
-/// Largest outgoing body accepted by [`enqueue`], in characters: six UCS-2 parts (6 × 67).
-/// Longer texts are a bug in the caller (alerts are written to fit one or two parts).
-pub const OUTGOING_BODY_CHARS_MAX: usize = 402;
+pub use farmco_village::sms::policy::{OUTGOING_BODY_CHARS_MAX, Priority};
+
 /// Rows a listing route returns at most.
 pub const LIST_ROWS_MAX: usize = 500;
-
-/// Who goes first. Replies are answers a farmer is waiting for; alerts are time-critical
-/// notices; bulk is everything else (advisories to a whole village).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Priority {
-    Reply = 0,
-    Alert = 1,
-    Bulk = 2,
-}
-
-impl Priority {
-    pub fn as_i64(self) -> i64 {
-        self as i64
-    }
-
-    pub fn from_i64(value: i64) -> Priority {
-        match value {
-            0 => Priority::Reply,
-            1 => Priority::Alert,
-            _ => Priority::Bulk,
-        }
-    }
-}
 
 /// A message to put in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,11 +12,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{StoreError, StoreResult};
-use crate::voice::callback::{
+use farmco_village::voice::callback::{
     AfterAttempt, CallbackPolicy, CallbackState, NumberHistory, RequestDecision, after_attempt,
     decide_request,
 };
-use crate::voice::flow::{CallOutcome, CallbackReason, CallerLookup, FarmerCaller};
+use farmco_village::voice::flow::{CallOutcome, CallbackReason, CallerLookup, FarmerCaller};
 
 /// Most rows one listing returns (calls, callbacks): a supervisor's screen, not an export.
 pub const LIST_ROWS_MAX: usize = 500;
@@ -521,8 +521,8 @@ pub fn list_calls(conn: &Connection, limit: usize) -> StoreResult<Vec<CallRow>> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Synchronous;
     use crate::store::Store;
+    use crate::store::Synchronous;
 
     const T0: i64 = 1_796_169_600_000;
 

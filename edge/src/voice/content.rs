@@ -1,5 +1,5 @@
 //! [`VoiceContent`] over the store: the voice menu speaks the same structured answers the SMS
-//! service sends (`crate::answers`), plus the farmer's open alerts.
+//! service sends (`farmco_village::answers`), plus the farmer's open alerts.
 //!
 //! Each method is one or two indexed queries on a read connection; a store error is logged and
 //! answered as "not available" (a farmer on the line hears something, the call goes on).
@@ -9,15 +9,16 @@
 
 use rusqlite::{Connection, params};
 
-use super::flow::{
+use crate::store::StoreResult;
+use crate::store::answers;
+use farmco_village::answers::{
+    MoistureAnswer, NutrientStatus, PriceAnswer, SoilAnswer, WeatherAnswer,
+};
+use farmco_village::sms::command::Crop;
+use farmco_village::voice::flow::{
     AlertSummary, FarmMoisture, FarmerCaller, FertilizerDose, MandiPrice, SoilAdvice, VoiceContent,
     WeatherDay,
 };
-use crate::answers::{
-    self, MoistureAnswer, NutrientStatus, PriceAnswer, SoilAnswer, WeatherAnswer,
-};
-use crate::sms::command::Crop;
-use crate::store::StoreResult;
 
 /// Most crops whose prices one menu answer lists (the prompt speaks at most five anyway).
 pub const PRICE_CROPS_MAX: usize = 5;
@@ -151,7 +152,7 @@ impl VoiceContent for StoreContent<'_> {
                 temp_min_c: 0.0,
                 temp_max_c: 0.0,
                 condition: notice
-                    .text_in(crate::l10n::Locale::for_language(farmer.language).code())
+                    .text_in(farmco_village::l10n::Locale::for_language(farmer.language).code())
                     .to_owned(),
             }]),
             WeatherAnswer::NoData => None,

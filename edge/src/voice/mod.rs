@@ -1,8 +1,8 @@
-//! Voice: the IVR over the GSM modem and missed-call callbacks — pure cores and their shell.
+//! Voice: the IVR over the GSM modem and missed-call callbacks — the shell around the pure
+//! cores in `farmco_village::voice` (`flow`: one call as a state machine; `callback`: when to
+//! call a farmer back; `render`: prompts to speech text). The `[voice]` settings are
+//! `crate::config::voice`.
 //!
-//! - [`flow`]: one call as a state machine (modem call events and ticks in, actions out).
-//! - [`callback`]: when to call a farmer back, the per-number daily limit, retries.
-//! - [`render`]: prompts to speech text (Fluent, `ivr.ftl`), cut for text-to-speech.
 //! - [`content`]: the menu's answers over the store.
 //! - [`task`]: the shell, a tokio task owning the call side of the modem (inbound calls,
 //!   callbacks and voice notifications, one call at a time).
@@ -10,9 +10,5 @@
 //! The persistent state (callback queue, call log with every spoken text, agent tasks) lives
 //! in `store::voice`.
 
-pub mod callback;
-pub mod config;
 pub mod content;
-pub mod flow;
-pub mod render;
 pub mod task;

@@ -36,17 +36,17 @@ use farmco_sync::{Language, PhoneNumber};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::config::VoiceConfig;
 use super::content::StoreContent;
-use super::flow::{
-    Action, CallFlow, CallInput, CallOutcome, CallerLookup, EndReason, FarmerCaller, Outbound,
-    Prompt,
-};
-use super::render::{render_prompt, tts_chunks};
-use crate::notify::router::{Channel, RouterConfig, conditional_voice_goes_ahead};
+use crate::config::voice::VoiceConfig;
 use crate::store::notify::{self as notify_store, AttemptState};
 use crate::store::voice::{self as voice_store, CallLogEvent, Direction};
 use crate::store::{Store, StoreResult, now_ms};
+use farmco_village::notify::router::{Channel, RouterConfig, conditional_voice_goes_ahead};
+use farmco_village::voice::flow::{
+    Action, CallFlow, CallInput, CallOutcome, CallerLookup, EndReason, FarmerCaller, Outbound,
+    Prompt,
+};
+use farmco_village::voice::render::{render_prompt, tts_chunks};
 
 /// Modem commands queued for the op worker: one prompt's pieces, an answer and a hang-up fit
 /// many times over; the task never has more than a few outstanding.
@@ -202,7 +202,7 @@ enum Job {
     Notification {
         attempt_id: i64,
         farmer: FarmerCaller,
-        message: crate::notify::router::Message,
+        message: farmco_village::notify::router::Message,
     },
 }
 
@@ -337,7 +337,7 @@ impl Runner {
                                 voice_store::start_callback_dial(tx, cb.id, now)?;
                                 voice_store::finish_callback_dial(
                                     tx,
-                                    &crate::voice::callback::CallbackPolicy {
+                                    &farmco_village::voice::callback::CallbackPolicy {
                                         attempts_max: 1,
                                         ..Default::default()
                                     },
@@ -724,7 +724,7 @@ impl Runner {
         .await;
         if matches!(
             self.service.config.prompts.get(&language),
-            Some(super::config::PromptMode::Recorded(_))
+            Some(crate::config::voice::PromptMode::Recorded(_))
         ) {
             // The driver has no play-file command yet: recorded languages are spoken with
             // text-to-speech too (logged above with the same text).
@@ -779,20 +779,29 @@ impl Runner {
 /// Content for inputs that never ask for it (dialing).
 struct NoContent;
 
-impl super::flow::VoiceContent for NoContent {
-    fn mandi_prices(&self, _: &FarmerCaller) -> Option<Vec<super::flow::MandiPrice>> {
+impl farmco_village::voice::flow::VoiceContent for NoContent {
+    fn mandi_prices(
+        &self,
+        _: &FarmerCaller,
+    ) -> Option<Vec<farmco_village::voice::flow::MandiPrice>> {
         None
     }
-    fn weather(&self, _: &FarmerCaller) -> Option<Vec<super::flow::WeatherDay>> {
+    fn weather(&self, _: &FarmerCaller) -> Option<Vec<farmco_village::voice::flow::WeatherDay>> {
         None
     }
-    fn soil_card(&self, _: &FarmerCaller) -> Option<super::flow::SoilAdvice> {
+    fn soil_card(&self, _: &FarmerCaller) -> Option<farmco_village::voice::flow::SoilAdvice> {
         None
     }
-    fn soil_moisture(&self, _: &FarmerCaller) -> Option<Vec<super::flow::FarmMoisture>> {
+    fn soil_moisture(
+        &self,
+        _: &FarmerCaller,
+    ) -> Option<Vec<farmco_village::voice::flow::FarmMoisture>> {
         None
     }
-    fn open_alerts(&self, _: &FarmerCaller) -> Option<Vec<super::flow::AlertSummary>> {
+    fn open_alerts(
+        &self,
+        _: &FarmerCaller,
+    ) -> Option<Vec<farmco_village::voice::flow::AlertSummary>> {
         None
     }
 }

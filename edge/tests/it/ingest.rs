@@ -576,7 +576,7 @@ async fn bucketed_readings_dead_letter_and_alert_routes() {
         .write(|tx| {
             farmco_edge::store::alerts::apply(
                 tx,
-                &farmco_edge::alerts::engine::Decision::Raise {
+                &farmco_village::alerts::engine::Decision::Raise {
                     rule_id: "hot".into(),
                     kind: "threshold".into(),
                     severity: "warning".into(),

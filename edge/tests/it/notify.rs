@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use farmco_edge::config::{Config, Synchronous};
-use farmco_edge::notify::router::{
-    Decision, Message, Notification, Source, SuppressReason, Urgency,
-};
 use farmco_edge::store::Store;
 use farmco_edge::store::notify::route_notification;
 use farmco_edge::store::voice::{self, CallLogEvent, Direction};
-use farmco_edge::voice::callback::RequestDecision;
-use farmco_edge::voice::flow::{CallOutcome, CallbackReason, CallerLookup};
 use farmco_sync::{FarmerId, Language, PhoneNumber};
+use farmco_village::notify::router::{
+    Decision, Message, Notification, Source, SuppressReason, Urgency,
+};
+use farmco_village::voice::callback::RequestDecision;
+use farmco_village::voice::flow::{CallOutcome, CallbackReason, CallerLookup};
 use serde_json::{Value, json};
 
 use crate::support::{TestNode, VILLAGE, error_of};

@@ -8,15 +8,15 @@ use std::time::Duration;
 
 use farmco_edge::config::{Config, ModemDevice};
 use farmco_edge::modem::{CALL_EVENT_CHANNEL_CAPACITY, ModemLink};
-use farmco_edge::notify::router::{Message, Notification, Source, Urgency};
 use farmco_edge::store::Store;
 use farmco_edge::store::voice as voice_store;
-use farmco_edge::voice::callback::CallbackState;
 use farmco_edge::voice::task::{VoiceHandle, VoiceService};
 use farmco_hardware::sim::{
     CallDirection, CallEndCause, CallState, SimConfig, SimHandle, SimSettings, Simulator,
 };
 use farmco_sync::{Consents, Farmer, FarmerId, Language, PersonName, PhoneNumber, VillageCode};
+use farmco_village::notify::router::{Message, Notification, Source, Urgency};
+use farmco_village::voice::callback::CallbackState;
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 

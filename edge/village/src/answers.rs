@@ -1,5 +1,7 @@
 //! Answers to farmers' questions as structured data (never text): the SMS service renders
-//! them with Fluent, and the voice menu will speak the same values.
+//! them with Fluent, and the voice menu speaks the same values. This module holds the answer
+//! types and the pure rules (the NPK dose rule, the current crop); the queries that read them
+//! from SQLite are `farmco_edge::store::answers`.
 //!
 //! Sources, all local so the box answers without an uplink:
 //! - **Mandi prices**: `advisories` rows of kind `mandi_price` (seeded by the demo, later
@@ -18,11 +20,9 @@
 //!
 //! Missing data is an answer too (`NoData`, `NoTest`, `NoSensor`, ...): callers always reply.
 
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
 
 use crate::sms::command::Crop;
-use crate::store::StoreResult;
 
 /// A mandi price advisory body (the wire format of kind `mandi_price`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -61,45 +61,6 @@ pub enum PriceAnswer {
     NoData(Crop),
 }
 
-/// The newest valid price of `crop` for `village` (any village when `None`: a public
-/// question from an unregistered phone).
-pub fn mandi_price(
-    conn: &Connection,
-    crop: Crop,
-    village: Option<&str>,
-    now_ms: i64,
-) -> StoreResult<PriceAnswer> {
-    let mut stmt = conn.prepare(
-        "SELECT body FROM advisories a
-         WHERE kind = 'mandi_price'
-           AND valid_from_ms <= ?1 AND (valid_until_ms IS NULL OR valid_until_ms > ?1)
-           AND json_valid(body) AND json_extract(body, '$.crop') = ?2
-           AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(a.village_codes) WHERE value = ?3))
-         ORDER BY json_extract(body, '$.as_of') DESC, valid_from_ms DESC, seq DESC
-         LIMIT 8",
-    )?;
-    let bodies = stmt
-        .query_map(params![now_ms, crop.key(), village], |r| {
-            r.get::<_, String>(0)
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    // A malformed body (a bad sync) is skipped, not fatal: the next one may be fine.
-    let found = bodies
-        .iter()
-        .find_map(|b| serde_json::from_str::<MandiPriceBody>(b).ok());
-    Ok(match found {
-        Some(b) => PriceAnswer::Found(MandiPrice {
-            crop,
-            market: b.market,
-            min_inr_per_quintal: b.min_inr_per_quintal,
-            max_inr_per_quintal: b.max_inr_per_quintal,
-            modal_inr_per_quintal: b.modal_inr_per_quintal,
-            as_of: b.as_of,
-        }),
-        None => PriceAnswer::NoData(crop),
-    })
-}
-
 /// A weather notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WeatherNotice {
@@ -123,36 +84,6 @@ impl WeatherNotice {
 pub enum WeatherAnswer {
     Found(WeatherNotice),
     NoData,
-}
-
-/// The newest valid weather notice for `village` (any village when `None`).
-pub fn weather(
-    conn: &Connection,
-    village: Option<&str>,
-    now_ms: i64,
-) -> StoreResult<WeatherAnswer> {
-    let row: Option<(String, String)> = conn
-        .query_row(
-            "SELECT title, body FROM advisories a
-             WHERE kind = 'weather'
-               AND valid_from_ms <= ?1 AND (valid_until_ms IS NULL OR valid_until_ms > ?1)
-               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(a.village_codes) WHERE value = ?2))
-             ORDER BY valid_from_ms DESC, seq DESC LIMIT 1",
-            params![now_ms, village],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    Ok(match row {
-        Some((title, body)) => {
-            let body: Option<WeatherBody> = serde_json::from_str(&body).ok();
-            WeatherAnswer::Found(WeatherNotice {
-                as_of: body.as_ref().map(|b| b.as_of.clone()).unwrap_or_default(),
-                text: body.map(|b| b.text).unwrap_or_default(),
-                title,
-            })
-        }
-        None => WeatherAnswer::NoData,
-    })
 }
 
 /// Soil Health Card rating of an available nutrient.
@@ -273,7 +204,7 @@ pub enum SoilAnswer {
 
 /// The crop a farm grows now: the season sown most recently on or before `today`, else the
 /// earliest planned one; recognized through the crop names of [`Crop`].
-fn current_crop(crops_json: &str, today: &str) -> Option<Crop> {
+pub fn current_crop(crops_json: &str, today: &str) -> Option<Crop> {
     let seasons: Vec<serde_json::Value> = serde_json::from_str(crops_json).ok()?;
     let mut dated: Vec<(String, Crop)> = seasons
         .iter()
@@ -289,29 +220,6 @@ fn current_crop(crops_json: &str, today: &str) -> Option<Crop> {
         .find(|(date, _)| date.as_str() <= today)
         .or_else(|| dated.first())
         .map(|(_, crop)| *crop)
-}
-
-/// The farmer's latest soil test as a card, with a dose for the crop of that farm.
-pub fn soil(conn: &Connection, farmer_id: &str, today: &str) -> StoreResult<SoilAnswer> {
-    let row: Option<(String, String, String)> = conn
-        .query_row(
-            "SELECT t.sampled_on, t.parameters, f.crops
-             FROM soil_tests t JOIN farms f ON f.id = t.farm_id
-             WHERE t.farmer_id = ?1 ORDER BY t.sampled_on DESC, t.id LIMIT 1",
-            [farmer_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    let Some((sampled_on, parameters, crops)) = row else {
-        return Ok(SoilAnswer::NoTest);
-    };
-    let parameters: std::collections::BTreeMap<String, f64> =
-        serde_json::from_str(&parameters).unwrap_or_default();
-    Ok(SoilAnswer::Card(soil_card(
-        &sampled_on,
-        &parameters,
-        current_crop(&crops, today),
-    )))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -330,36 +238,6 @@ pub enum MoistureAnswer {
 
 /// The readings metric of soil moisture (percent volumetric water content).
 pub const SOIL_MOISTURE_METRIC: &str = "soil_moisture_vwc";
-
-/// The latest soil moisture reading of any sensor on the farmer's farms.
-pub fn moisture(conn: &Connection, farmer_id: &str) -> StoreResult<MoistureAnswer> {
-    let sensors: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM sensors s JOIN farms f ON f.id = s.farm_id WHERE f.farmer_id = ?1",
-        [farmer_id],
-        |r| r.get(0),
-    )?;
-    if sensors == 0 {
-        return Ok(MoistureAnswer::NoSensor);
-    }
-    let row: Option<(String, f64, i64)> = conn
-        .query_row(
-            "SELECT r.sensor_id, r.value, r.ts_ms FROM readings r
-             WHERE r.metric = ?2 AND r.sensor_id IN
-                 (SELECT s.id FROM sensors s JOIN farms f ON f.id = s.farm_id WHERE f.farmer_id = ?1)
-             ORDER BY r.ts_ms DESC LIMIT 1",
-            params![farmer_id, SOIL_MOISTURE_METRIC],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    Ok(match row {
-        Some((sensor_id, vwc_pct, ts_ms)) => MoistureAnswer::Reading {
-            sensor_id,
-            vwc_pct,
-            ts_ms,
-        },
-        None => MoistureAnswer::NoReading,
-    })
-}
 
 #[cfg(test)]
 mod tests {

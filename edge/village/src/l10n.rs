@@ -160,16 +160,16 @@ impl Catalog {
 pub fn embedded_sources(domain: &str) -> Option<[(Locale, &'static str); 2]> {
     match domain {
         "sms" => Some([
-            (Locale::En, include_str!("../locales/en/sms.ftl")),
-            (Locale::Hi, include_str!("../locales/hi/sms.ftl")),
+            (Locale::En, include_str!("../../locales/en/sms.ftl")),
+            (Locale::Hi, include_str!("../../locales/hi/sms.ftl")),
         ]),
         "ivr" => Some([
-            (Locale::En, include_str!("../locales/en/ivr.ftl")),
-            (Locale::Hi, include_str!("../locales/hi/ivr.ftl")),
+            (Locale::En, include_str!("../../locales/en/ivr.ftl")),
+            (Locale::Hi, include_str!("../../locales/hi/ivr.ftl")),
         ]),
         "notify" => Some([
-            (Locale::En, include_str!("../locales/en/notify.ftl")),
-            (Locale::Hi, include_str!("../locales/hi/notify.ftl")),
+            (Locale::En, include_str!("../../locales/en/notify.ftl")),
+            (Locale::Hi, include_str!("../../locales/hi/notify.ftl")),
         ]),
         _ => None,
     }

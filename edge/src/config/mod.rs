@@ -11,8 +11,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+pub mod ingest;
+pub mod notify;
+pub mod voice;
+
 /// The example configuration, used as-is when no `--config` is given.
-pub const EMBEDDED_DEFAULT_TOML: &str = include_str!("../../config/edge.toml");
+pub const EMBEDDED_DEFAULT_TOML: &str = include_str!("../../../config/edge.toml");
 
 /// Largest request body we will ever allow, whatever the file says (16 MiB).
 const BODY_LIMIT_BYTES_MAX: usize = 16 * 1024 * 1024;
@@ -28,14 +32,14 @@ pub struct RawConfig {
     pub auth: RawAuth,
     pub sync: RawSync,
     pub log: RawLog,
-    pub voice: crate::voice::config::RawVoice,
-    pub notify: crate::notify::config::RawNotify,
+    pub voice: crate::config::voice::RawVoice,
+    pub notify: crate::config::notify::RawNotify,
     pub modem: RawModem,
     pub sms: RawSms,
     pub mqtt: RawMqtt,
     pub retention: RawRetention,
     #[serde(default)]
-    pub alert_rules: Vec<crate::alerts::rules::RuleSpec>,
+    pub alert_rules: Vec<farmco_village::alerts::rules::RuleSpec>,
     #[serde(default)]
     pub metrics: Vec<RawMetric>,
 }
@@ -142,12 +146,8 @@ pub struct RawLog {
     pub level: String,
 }
 
-/// SQLite durability level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Synchronous {
-    Full,
-    Normal,
-}
+/// SQLite durability level: the store's own setting, named in `storage.synchronous`.
+pub use crate::store::Synchronous;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -168,13 +168,13 @@ pub struct Config {
     pub sync: SyncConfig,
     pub log_format: LogFormat,
     pub log_level: String,
-    pub voice: crate::voice::config::VoiceConfig,
-    pub notify: crate::notify::config::NotifyConfig,
+    pub voice: crate::config::voice::VoiceConfig,
+    pub notify: crate::config::notify::NotifyConfig,
     pub modem: ModemSettings,
     pub sms: SmsConfig,
-    pub ingest: crate::ingest::IngestConfig,
+    pub ingest: ingest::IngestConfig,
     pub retention: RetentionConfig,
-    pub alert_rules: Vec<crate::alerts::rules::Rule>,
+    pub alert_rules: Vec<farmco_village::alerts::rules::Rule>,
 }
 
 /// Raw readings retention on the box.
@@ -216,7 +216,7 @@ pub struct ModemSettings {
 
 #[derive(Debug, Clone, Copy)]
 pub struct SmsConfig {
-    pub cap: crate::sms::policy::DailyCap,
+    pub cap: farmco_village::sms::policy::DailyCap,
     pub offset: time::UtcOffset,
     pub send_attempts_max: u32,
     pub retry_initial: Duration,
@@ -309,7 +309,7 @@ impl RawConfig {
         {
             bail!("sync.backoff_initial_seconds must be positive and at most backoff_max_seconds");
         }
-        let ingest = crate::ingest::IngestConfig::from_raw(&self.mqtt, &self.metrics)?;
+        let ingest = ingest::IngestConfig::from_raw(&self.mqtt, &self.metrics)?;
         if self.retention.raw_days == 0 || self.retention.sweep_interval_minutes == 0 {
             bail!("retention.raw_days and retention.sweep_interval_minutes must be positive");
         }
@@ -317,8 +317,9 @@ impl RawConfig {
             raw_max_age: Duration::from_secs(self.retention.raw_days * 86_400),
             sweep_interval: Duration::from_secs(self.retention.sweep_interval_minutes * 60),
         };
-        let alert_rules = crate::alerts::rules::validate_rules(&self.alert_rules, &ingest.metrics)
-            .map_err(|e| anyhow::anyhow!("alert_rules: {e}"))?;
+        let alert_rules =
+            farmco_village::alerts::rules::validate_rules(&self.alert_rules, &ingest.metrics)
+                .map_err(|e| anyhow::anyhow!("alert_rules: {e}"))?;
         let profile = match self.modem.profile.as_str() {
             "generic" => farmco_hardware::driver::ModemProfile::Generic,
             "sim800" => farmco_hardware::driver::ModemProfile::Sim800,
@@ -348,8 +349,8 @@ impl RawConfig {
         if raw_sms.daily_cap_per_sim == 0 || raw_sms.reply_reserve > raw_sms.daily_cap_per_sim {
             bail!("sms.daily_cap_per_sim must be positive and at least sms.reply_reserve");
         }
-        let offset =
-            crate::sms::policy::parse_offset(&raw_sms.timezone_offset).with_context(|| {
+        let offset = farmco_village::sms::policy::parse_offset(&raw_sms.timezone_offset)
+            .with_context(|| {
                 format!(
                     "sms.timezone_offset: expected +HH:MM, not {:?}",
                     raw_sms.timezone_offset
@@ -364,7 +365,7 @@ impl RawConfig {
             );
         }
         let sms = SmsConfig {
-            cap: crate::sms::policy::DailyCap {
+            cap: farmco_village::sms::policy::DailyCap {
                 cap: raw_sms.daily_cap_per_sim,
                 reply_reserve: raw_sms.reply_reserve,
             },
@@ -445,7 +446,7 @@ impl Config {
         if let Ok(broker) = std::env::var("FARMCO_EDGE_MQTT_BROKER")
             && !broker.is_empty()
         {
-            config.ingest.broker = crate::ingest::Broker::parse(&broker)
+            config.ingest.broker = ingest::Broker::parse(&broker)
                 .with_context(|| format!("FARMCO_EDGE_MQTT_BROKER: {broker:?}"))?;
         }
         if let Ok(device) = std::env::var("FARMCO_EDGE_MODEM_DEVICE")

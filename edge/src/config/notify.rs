@@ -4,8 +4,8 @@
 use anyhow::bail;
 use serde::Deserialize;
 
-use super::localtime::LocalClock;
-use super::router::{MAX_PER_DAY_LIMIT, Preferences, QuietHours, RouterConfig};
+use farmco_village::notify::localtime::LocalClock;
+use farmco_village::notify::router::{MAX_PER_DAY_LIMIT, Preferences, QuietHours, RouterConfig};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -14,7 +14,17 @@
 use serde_json::Value;
 
 use super::catalog::{MetricCatalog, MetricError};
-use crate::store::readings::NewReading;
+
+/// A reading to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReading {
+    pub sensor_id: String,
+    pub metric: String,
+    pub ts_ms: i64,
+    pub value: f64,
+    /// True when the sensor sent no timestamp and the receive time was used.
+    pub ts_assigned: bool,
+}
 
 /// The first two topic levels of every sensor topic.
 pub const TOPIC_PREFIX: &str = "farmco/v1";

@@ -7,9 +7,11 @@ use anyhow::{Context, bail};
 use farmco_sync::Language;
 use serde::Deserialize;
 
-use super::callback::{CALLBACK_ATTEMPTS_MAX, CALLBACKS_PER_NUMBER_PER_DAY_MAX, CallbackPolicy};
-use super::flow::{CALL_MS_MAX, FlowConfig, PROMPT_MESSAGE_IDS, TIMEOUT_MS_MAX};
-use crate::notify::localtime::LocalClock;
+use farmco_village::notify::localtime::LocalClock;
+use farmco_village::voice::callback::{
+    CALLBACK_ATTEMPTS_MAX, CALLBACKS_PER_NUMBER_PER_DAY_MAX, CallbackPolicy,
+};
+use farmco_village::voice::flow::{CALL_MS_MAX, FlowConfig, PROMPT_MESSAGE_IDS, TIMEOUT_MS_MAX};
 
 /// Longest file name of a recorded prompt on the modem's file system.
 pub const PROMPT_FILE_CHARS_MAX: usize = 120;

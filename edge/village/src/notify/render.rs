@@ -13,7 +13,7 @@ use super::router::Message;
 use crate::l10n::{Locale, notify_catalog};
 
 /// Longest rendered notification: three SMS parts of the outbox (`store::sms`).
-pub const NOTIFICATION_CHARS_MAX: usize = crate::store::sms::OUTGOING_BODY_CHARS_MAX;
+pub const NOTIFICATION_CHARS_MAX: usize = crate::sms::policy::OUTGOING_BODY_CHARS_MAX;
 
 /// The message's arguments with `text` resolved for `locale`.
 fn arguments(message: &Message, locale: Locale) -> Vec<(&str, String)> {

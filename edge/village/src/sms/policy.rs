@@ -8,9 +8,37 @@
 //! day's quota can only be used by replies: alerts and bulk stop at `cap - reserve`, replies at
 //! `cap`. What is over the cap is never dropped: it waits for the next local day.
 
+use serde::Serialize;
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::store::sms::Priority;
+/// Largest outgoing body the outbox accepts (`farmco_edge::store::sms::enqueue`), in
+/// characters: six UCS-2 parts (6 × 67).
+/// Longer texts are a bug in the caller (alerts are written to fit one or two parts).
+pub const OUTGOING_BODY_CHARS_MAX: usize = 402;
+
+/// Who goes first. Replies are answers a farmer is waiting for; alerts are time-critical
+/// notices; bulk is everything else (advisories to a whole village).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Reply = 0,
+    Alert = 1,
+    Bulk = 2,
+}
+
+impl Priority {
+    pub fn as_i64(self) -> i64 {
+        self as i64
+    }
+
+    pub fn from_i64(value: i64) -> Priority {
+        match value {
+            0 => Priority::Reply,
+            1 => Priority::Alert,
+            _ => Priority::Bulk,
+        }
+    }
+}
 
 /// The daily quota of one SIM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
