@@ -30,28 +30,10 @@ pub fn load_or_create_node_key(data_dir: &Path) -> anyhow::Result<NodeSecretKey>
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(data_dir)?;
             let seed: [u8; 32] = rand::random();
             let key = NodeSecretKey::from_seed(seed);
-            let tmp = data_dir.join(format!("{KEY_FILE_NAME}.tmp"));
-            let _ = std::fs::remove_file(&tmp);
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut file = options
-                .open(&tmp)
-                .with_context(|| format!("creating {}", tmp.display()))?;
-            file.write_all(key.seed_bytes())?;
-            file.sync_all()?;
-            drop(file);
-            std::fs::rename(&tmp, &path)?;
-            if let Ok(dir) = std::fs::File::open(data_dir) {
-                let _ = dir.sync_all();
-            }
+            write_secret_file(data_dir, KEY_FILE_NAME, key.seed_bytes())
+                .with_context(|| format!("creating {}", path.display()))?;
             tracing::info!(node_id = %key.node_id(), "created the node key");
             Ok(key)
         }
@@ -59,9 +41,80 @@ pub fn load_or_create_node_key(data_dir: &Path) -> anyhow::Result<NodeSecretKey>
     }
 }
 
+/// The file holding the node's secret for one-time codes (`store::otp`).
+pub const OTP_KEY_FILE_NAME: &str = "otp.key";
+
+/// Load a 32-byte secret from `<data_dir>/<name>`, creating it (random, mode 0600) on first use.
+/// A file of another length is refused rather than replaced: replacing a key would make every
+/// value it protects unreadable.
+pub fn load_or_create_secret(data_dir: &Path, name: &str) -> std::io::Result<[u8; 32]> {
+    let path = data_dir.join(name);
+    match std::fs::read(&path) {
+        Ok(bytes) => <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{}: expected 32 bytes, found {}",
+                    path.display(),
+                    bytes.len()
+                ),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret: [u8; 32] = rand::random();
+            write_secret_file(data_dir, name, &secret)?;
+            Ok(secret)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Write a secret atomically with mode 0600: a temporary file, fsync, rename, fsync the folder,
+/// so a power cut leaves either no file or the whole one.
+fn write_secret_file(data_dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(data_dir)?;
+    let tmp = data_dir.join(format!("{name}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, data_dir.join(name))?;
+    if let Ok(dir) = std::fs::File::open(data_dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_is_created_once_with_private_mode_and_a_short_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_or_create_secret(dir.path(), OTP_KEY_FILE_NAME).unwrap();
+        let b = load_or_create_secret(dir.path(), OTP_KEY_FILE_NAME).unwrap();
+        assert_eq!(a, b);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(OTP_KEY_FILE_NAME))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(dir.path().join("short.key"), [1u8; 5]).unwrap();
+        assert!(load_or_create_secret(dir.path(), "short.key").is_err());
+    }
 
     #[test]
     fn key_is_created_once_with_private_mode() {

@@ -11,6 +11,7 @@ pub mod farmers;
 pub mod ingest;
 pub mod notify;
 pub mod ops;
+pub mod otp;
 pub mod sensors;
 pub mod sms;
 
@@ -48,6 +49,8 @@ pub struct AppState {
     pub alert_rules: crate::alerts::SharedRules,
     /// The notification executor (routes alerts, hands SMS to the outbox, wakes voice).
     pub notify: std::sync::OnceLock<crate::notify::executor::NotifyHandle>,
+    /// The node's secret for one-time codes (`<data_dir>/otp.key`).
+    pub otp_key: crate::store::otp::OtpKey,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -75,6 +78,10 @@ impl AppState {
         );
         let alert_rules =
             std::sync::Arc::new(RwLock::new(alerts::rules_in_force(&store, &config)?));
+        let otp_key = crate::store::otp::OtpKey(crate::identity::load_or_create_secret(
+            &config.data_dir,
+            crate::identity::OTP_KEY_FILE_NAME,
+        )?);
         Ok(AppState {
             alert_rules,
             store,
@@ -85,6 +92,7 @@ impl AppState {
             sync: std::sync::OnceLock::new(),
             modem: std::sync::OnceLock::new(),
             notify: std::sync::OnceLock::new(),
+            otp_key,
         })
     }
 
@@ -131,6 +139,9 @@ pub fn router(state: SharedState) -> Router {
             get(farmers::get_farmer).patch(farmers::patch_farmer),
         )
         .route("/farmers/{id}/history", get(farmers::farmer_history))
+        .route("/farmers/{id}/otp", post(otp::issue_for_farmer))
+        .route("/otp", post(otp::issue_for_phone))
+        .route("/otp/{otp_id}/verify", post(otp::verify))
         .route("/farmers/{id}/farms", post(farmers::create_farm))
         .route("/sync/trigger", post(ops::trigger_sync))
         .route("/farms/nearby", get(farmers::nearby_farms))

@@ -207,6 +207,9 @@ impl utoipa::Modify for BearerAuth {
         super::sms::list_outbox,
         super::sms::list_registrations,
         super::sms::confirm_registration,
+        super::otp::issue_for_farmer,
+        super::otp::issue_for_phone,
+        super::otp::verify,
     ),
     modifiers(&BearerAuth)
 )]

@@ -445,6 +445,29 @@ CREATE INDEX alerts_raised ON alerts (raised_ms);
 "#;
 
 /// Every migration, oldest first. New versions are appended here (one line each).
+/// One-time codes sent by SMS (`store::otp`): only keyed hashes of codes and phones.
+const V_OTP: &str = r#"
+CREATE TABLE otp_codes (
+    id            TEXT PRIMARY KEY,
+    purpose       TEXT NOT NULL,
+    subject       TEXT NOT NULL,
+    phone_index   TEXT NOT NULL,
+    code_tag      BLOB NOT NULL,
+    created_ms    INTEGER NOT NULL,
+    expires_ms    INTEGER NOT NULL,
+    used_ms       INTEGER,
+    proof_used_ms INTEGER,
+    wrong_tries   INTEGER NOT NULL DEFAULT 0,
+    requested_by  TEXT NOT NULL,
+    sms_outbox_id INTEGER
+) STRICT;
+CREATE INDEX otp_codes_by_phone ON otp_codes (phone_index, created_ms);
+CREATE TABLE otp_locks (
+    phone_index TEXT PRIMARY KEY,
+    until_ms    INTEGER NOT NULL
+) STRICT;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -454,6 +477,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V_VOICE),
         M::up(V_INGEST),
         M::up(V_WIRE),
+        M::up(V_OTP),
         // next version here
     ])
 }

@@ -16,6 +16,7 @@ pub mod farmers;
 pub mod ingest;
 pub mod migrations;
 pub mod notify;
+pub mod otp;
 pub mod readings;
 pub mod sms;
 pub mod sync_state;

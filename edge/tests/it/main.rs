@@ -6,6 +6,7 @@ mod api;
 mod durability;
 mod ingest;
 mod notify;
+mod otp;
 mod projection;
 mod sms;
 mod support;

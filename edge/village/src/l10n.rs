@@ -171,6 +171,10 @@ pub fn embedded_sources(domain: &str) -> Option<[(Locale, &'static str); 2]> {
             (Locale::En, include_str!("../../locales/en/notify.ftl")),
             (Locale::Hi, include_str!("../../locales/hi/notify.ftl")),
         ]),
+        "otp" => Some([
+            (Locale::En, include_str!("../../locales/en/otp.ftl")),
+            (Locale::Hi, include_str!("../../locales/hi/otp.ftl")),
+        ]),
         _ => None,
     }
 }
@@ -203,6 +207,12 @@ fn embedded_catalog(
 pub fn ivr_catalog() -> Result<&'static Catalog, L10nError> {
     static CATALOG: std::sync::OnceLock<Result<Catalog, L10nError>> = std::sync::OnceLock::new();
     embedded_catalog(&CATALOG, "ivr")
+}
+
+/// The one-time-code catalog (`otp.ftl`).
+pub fn otp_catalog() -> Result<&'static Catalog, L10nError> {
+    static CATALOG: std::sync::OnceLock<Result<Catalog, L10nError>> = std::sync::OnceLock::new();
+    embedded_catalog(&CATALOG, "otp")
 }
 
 /// The notifications' catalog (`notify.ftl`; SMS text and the message read on a call).

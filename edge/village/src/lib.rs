@@ -17,6 +17,7 @@
 //! - [`answers`]: the answers to farmers' questions as data, and the NPK dose rule.
 //! - [`ingest`]: the metric catalogue ([`ingest::catalog`]) and MQTT payload checks
 //!   ([`ingest::payload`]).
+//! - [`otp`]: one-time codes sent by SMS (limits, keyed hashes, verification outcomes).
 //! - [`l10n`]: Fluent catalogues per domain, compiled in from `edge/locales/`.
 
 pub mod alerts;
@@ -24,5 +25,6 @@ pub mod answers;
 pub mod ingest;
 pub mod l10n;
 pub mod notify;
+pub mod otp;
 pub mod sms;
 pub mod voice;
