@@ -22,8 +22,13 @@ pub fn load_or_create_node_key(data_dir: &Path) -> anyhow::Result<NodeSecretKey>
                 use std::os::unix::fs::PermissionsExt;
                 let mode = std::fs::metadata(&path)?.permissions().mode();
                 if mode & 0o077 != 0 {
-                    tracing::warn!(path = %path.display(), mode = format!("{mode:o}"),
-                        "node key is readable by others; run chmod 600");
+                    bail!(
+                        "{}: the node key is readable by others (mode {:o}); run chmod 600 {} \
+                         and consider the key exposed",
+                        path.display(),
+                        mode & 0o777,
+                        path.display()
+                    );
                 }
             }
             NodeSecretKey::from_bytes(&bytes)
@@ -114,6 +119,18 @@ mod tests {
         }
         std::fs::write(dir.path().join("short.key"), [1u8; 5]).unwrap();
         assert!(load_or_create_secret(dir.path(), "short.key").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_readable_by_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        load_or_create_node_key(dir.path()).unwrap();
+        let path = dir.path().join(KEY_FILE_NAME);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = load_or_create_node_key(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("chmod 600"), "{error}");
     }
 
     #[test]

@@ -87,6 +87,7 @@ impl ModemLink {
         let (stop, stopped) = watch::channel(false);
         let dispatcher = Dispatcher {
             store: store.clone(),
+            failures: std::sync::Mutex::new(FailureCounter::default()),
             ctx: ServiceContext {
                 offset: sms_config.offset,
             },
@@ -204,8 +205,44 @@ fn label<T: serde::Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
+/// Times the service may fail on one received message (a store error, a panic in a handler)
+/// before it is quarantined and acknowledged: left on the SIM forever, a poisoned message would
+/// be retried without end and fill the SIM's storage, and the box would stop receiving SMS.
+pub const SMS_HANDLING_ATTEMPTS_MAX: u32 = 5;
+/// Failing messages tracked at once (by dedupe key); past it the count starts over, which only
+/// delays a quarantine.
+const FAILING_SMS_TRACKED_MAX: usize = 256;
+
+/// Failures per received message, bounded.
+#[derive(Debug, Default)]
+struct FailureCounter {
+    by_key: std::collections::HashMap<String, u32>,
+}
+
+impl FailureCounter {
+    /// Count one more failure of `key`; true when it reached the limit (and is forgotten).
+    fn failed(&mut self, key: &str) -> bool {
+        if self.by_key.len() >= FAILING_SMS_TRACKED_MAX && !self.by_key.contains_key(key) {
+            self.by_key.clear();
+        }
+        let count = self.by_key.entry(key.to_owned()).or_insert(0);
+        *count += 1;
+        if *count >= SMS_HANDLING_ATTEMPTS_MAX {
+            self.by_key.remove(key);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn succeeded(&mut self, key: &str) {
+        self.by_key.remove(key);
+    }
+}
+
 struct Dispatcher {
     store: Arc<Store>,
+    failures: std::sync::Mutex<FailureCounter>,
     ctx: ServiceContext,
     call_events: Option<mpsc::Sender<ModemEvent>>,
     outbox_wake: Arc<Notify>,
@@ -222,6 +259,42 @@ impl Dispatcher {
                 event: event.to_owned(),
             })
             .inc();
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, FailureCounter> {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// After [`SMS_HANDLING_ATTEMPTS_MAX`] failures of one message, keep it in quarantine and
+    /// acknowledge it so the driver deletes it from the SIM; before that, leave it for a retry.
+    async fn give_up_after_repeated_failures(
+        &self,
+        sms: &farmco_hardware::driver::ReceivedSms,
+        error: &str,
+        ack: farmco_hardware::driver::Ack,
+    ) {
+        if !self.failures().failed(&sms.dedupe_key) {
+            return;
+        }
+        let store = self.store.clone();
+        let reason =
+            format!("sms handling failed {SMS_HANDLING_ATTEMPTS_MAX} times; last error: {error}");
+        let bytes = sms.text.clone().into_bytes();
+        let kept = tokio::task::spawn_blocking(move || {
+            store.write(|tx| sms_store::quarantine(tx, &reason, &bytes, now_ms()))
+        })
+        .await;
+        match kept {
+            Ok(Ok(())) => {
+                ack.ack();
+                self.count("quarantined");
+                tracing::warn!(
+                    attempts = SMS_HANDLING_ATTEMPTS_MAX,
+                    "a received sms kept failing; it is quarantined and deleted from the SIM"
+                );
+            }
+            _ => tracing::error!("a failing sms could not be quarantined; it stays on the SIM"),
+        }
     }
 
     async fn run(self, mut events: mpsc::Receiver<ModemEvent>, mut stop: watch::Receiver<bool>) {
@@ -253,24 +326,33 @@ impl Dispatcher {
                         command,
                         reply_id,
                     })) => {
+                        self.failures().succeeded(&sms.dedupe_key);
                         ack.ack();
                         self.count("received");
                         tracing::info!(inbox_id, %command, ?reply_id, complete = sms.complete, "sms answered");
                         self.outbox_wake.notify_one();
                     }
                     Ok(Ok(Handled::Duplicate)) => {
+                        self.failures().succeeded(&sms.dedupe_key);
                         ack.ack();
                         self.count("duplicate");
-                        tracing::info!(key = %sms.dedupe_key, "sms already committed; acknowledged again");
+                        tracing::info!(
+                            key = %farmco_shell::process::redact_numbers(&sms.dedupe_key),
+                            "sms already committed; acknowledged again"
+                        );
                     }
                     Ok(Err(error)) => {
                         // Not acked: the message stays on the SIM and the next sweep retries.
                         self.count("store_error");
                         tracing::error!(%error, "sms could not be committed; it stays on the SIM");
+                        self.give_up_after_repeated_failures(&sms, &error.to_string(), ack)
+                            .await;
                     }
                     Err(error) => {
                         self.count("store_error");
                         tracing::error!(%error, "sms handling task failed");
+                        self.give_up_after_repeated_failures(&sms, &error.to_string(), ack)
+                            .await;
                     }
                 }
             }
@@ -376,4 +458,29 @@ pub fn is_ready(link: &ModemLink) -> bool {
 /// For the voice work: mark a call in progress (the outbox pauses) or over.
 pub fn set_in_call(link: &ModemLink, in_call: bool) {
     link.in_call.store(in_call, Ordering::Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_given_up_after_the_limit_and_successes_reset_it() {
+        let mut failures = FailureCounter::default();
+        for _ in 1..SMS_HANDLING_ATTEMPTS_MAX {
+            assert!(!failures.failed("a"));
+        }
+        failures.succeeded("a");
+        for _ in 1..SMS_HANDLING_ATTEMPTS_MAX {
+            assert!(!failures.failed("a"));
+        }
+        assert!(failures.failed("a"));
+        // Forgotten once given up: a later failure counts from one again.
+        assert!(!failures.failed("a"));
+        // Bounded: many distinct failing keys never grow the map past its limit.
+        for i in 0..(3 * FAILING_SMS_TRACKED_MAX) {
+            failures.failed(&format!("k{i}"));
+        }
+        assert!(failures.by_key.len() <= FAILING_SMS_TRACKED_MAX);
+    }
 }

@@ -84,6 +84,37 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Create the data directory owner-only (0700): it holds personal data and keys. An existing
+/// directory is left as it is (it may be shared on purpose), with a warning when others can
+/// read it; the files in it are owner-only either way.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(path = %dir.display(), mode = format!("{:o}", mode & 0o777),
+                    "the data directory is open to other users; run chmod 700 on it");
+            }
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    set_mode(dir, 0o700)
+}
+
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
 /// SQLite durability level (`PRAGMA synchronous`): `Full` survives power cuts, `Normal`
 /// survives process crashes only. A plain value the caller passes to [`Store::open`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,9 +141,11 @@ fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()
 impl Store {
     /// Open (creating if needed) the database in `data_dir` and run pending migrations.
     pub fn open(data_dir: &Path, synchronous: Synchronous, readers: usize) -> StoreResult<Store> {
-        std::fs::create_dir_all(data_dir)?;
+        create_private_dir(data_dir)?;
         let path = data_dir.join(DB_FILE_NAME);
         let mut writer = Connection::open(&path)?;
+        // Farmer data: owner-only. SQLite gives the -wal and -shm files the database's mode.
+        set_mode(&path, 0o600)?;
         configure(&writer, synchronous)?;
         migrations::migrations().to_latest(&mut writer)?;
         let actor = load_or_create_actor(&writer)?;
@@ -197,4 +230,26 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_dir_and_database_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("data");
+        let store = Store::open(&dir, Synchronous::Normal, 1).unwrap();
+        store
+            .write(|tx| Ok(tx.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")?))
+            .unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(store.path()), 0o600);
+        let wal = dir.join(format!("{DB_FILE_NAME}-wal"));
+        assert_eq!(mode(&wal), 0o600);
+    }
 }

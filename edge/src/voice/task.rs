@@ -459,7 +459,12 @@ impl Runner {
             attempt_recorded: false,
             callback,
         });
-        tracing::info!(call_id, ?callback, ?attempt, "voice: dialing");
+        tracing::info!(
+            call_id,
+            callback = %farmco_shell::process::redact_numbers(&format!("{callback:?}")),
+            ?attempt,
+            "voice: dialing"
+        );
         self.send(Op::Dial(number.as_str().to_owned())).await;
         self.carry_out(actions).await;
     }
@@ -505,7 +510,10 @@ impl Runner {
         match event {
             ModemEvent::IncomingCall { number } => {
                 if self.call.is_some() {
-                    tracing::info!(?number, "voice: a call rings while the line is busy");
+                    tracing::info!(
+                        number = %farmco_shell::process::redact_numbers(&format!("{number:?}")),
+                        "voice: a call rings while the line is busy"
+                    );
                     return;
                 }
                 let number = number.and_then(|n| PhoneNumber::parse("number", &n).ok());
@@ -548,7 +556,11 @@ impl Runner {
                     attempt_recorded: false,
                     callback: None,
                 });
-                tracing::info!(call_id, ?number, "voice: incoming call");
+                tracing::info!(
+                    call_id,
+                    number = %farmco_shell::process::redact_numbers(&format!("{number:?}")),
+                    "voice: incoming call"
+                );
                 self.feed(CallInput::Incoming {
                     number,
                     caller,
@@ -691,7 +703,10 @@ impl Runner {
                             })
                         })
                         .await;
-                    tracing::info!(?decision, "voice: callback requested");
+                    tracing::info!(
+                        decision = %farmco_shell::process::redact_numbers(&format!("{decision:?}")),
+                        "voice: callback requested"
+                    );
                 }
                 Action::CallOver { outcome, outbound } => self.call_over(outcome, outbound).await,
             }

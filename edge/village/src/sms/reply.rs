@@ -37,13 +37,16 @@ pub enum Reply {
     Start,
 }
 
-/// `2026-01-14` → `14.01.26` (anything else is shown as given).
+/// `2026-01-14` → `14.01.26` (anything else is shown as given). The date comes from an
+/// advisory body synced from the cloud, so it is untrusted: only ASCII digits are sliced.
 pub fn short_date(iso: &str) -> String {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
     let parts: Vec<&str> = iso.split('-').collect();
     match parts.as_slice() {
-        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => {
-            format!("{d}.{m}.{}", &y[2..])
-        }
+        [y, m, d] if digits(y, 4) && digits(m, 2) && digits(d, 2) => match y.get(2..) {
+            Some(yy) => format!("{d}.{m}.{yy}"),
+            None => iso.to_owned(),
+        },
         _ => iso.to_owned(),
     }
 }
@@ -274,6 +277,22 @@ mod tests {
             Reply::Stop,
             Reply::Start,
         ]
+    }
+
+    #[test]
+    fn short_dates_never_panic_on_odd_input() {
+        assert_eq!(short_date("2026-01-14"), "14.01.26");
+        // Four bytes but a multi-byte first character: sliced at byte 2 this panicked.
+        assert_eq!(short_date("€a-01-14"), "€a-01-14");
+        assert_eq!(short_date("20x6-01-14"), "20x6-01-14");
+        assert_eq!(short_date(""), "");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn short_date_takes_any_text(text in ".{0,16}") {
+            let _ = short_date(&text);
+        }
     }
 
     #[test]
