@@ -299,8 +299,10 @@ pub enum ConfirmError {
     Store(#[from] StoreError),
 }
 
-/// Confirm a pending registration: create the farmer through the ordinary store function,
-/// mark the registration confirmed, audit it, and queue a welcome SMS. Returns the farmer.
+/// Confirm a pending registration in ONE transaction: claim it (pending → confirmed, so a
+/// double click or two agents at once confirm it once), create the farmer through the ordinary
+/// store function, audit it, and queue the welcome SMS. An agent may confirm it only into a
+/// village they work in (the caller checks). Returns the farmer.
 pub fn confirm_registration(
     store: &Store,
     registration_id: i64,
@@ -309,39 +311,43 @@ pub fn confirm_registration(
     offset: UtcOffset,
     now_ms: i64,
 ) -> Result<farmco_sync::Farmer, ConfirmError> {
-    let pending = store
-        .read(|c| sms_store::registration(c, registration_id))?
-        .filter(|r| r.state == "pending")
-        .ok_or(ConfirmError::NotPending)?;
-    let language = Language::parse("language", &pending.language).unwrap_or(Language::Hi);
-    let farmer = farmco_sync::Farmer {
-        id: FarmerId(uuid::Uuid::new_v4()),
-        name: farmco_sync::PersonName::parse("name", &pending.name)
-            .map_err(StoreError::Validation)?,
-        phone: PhoneNumber::parse("phone", &pending.phone).map_err(StoreError::Validation)?,
-        language,
-        village_code: village,
-        consents: farmco_sync::Consents {
-            sms: true,
-            voice: false,
-            data_sharing: false,
-        },
-    };
-    store.create_farmer(&farmer, agent, now_ms)?;
-    let body = reply::render(
-        &Reply::RegConfirmed(pending.name.clone()),
-        Locale::for_language(language),
-        offset,
-    )
-    .map_err(|e| StoreError::Corrupt(format!("localization: {e}")))?;
-    store.write(|tx| {
-        sms_store::confirm_registration(
+    let actor = *store.actor();
+    let outcome = store.write(|tx| {
+        let Some(pending) =
+            sms_store::registration(tx, registration_id)?.filter(|r| r.state == "pending")
+        else {
+            return Ok(None);
+        };
+        let language = Language::parse("language", &pending.language).unwrap_or(Language::Hi);
+        let farmer = farmco_sync::Farmer {
+            id: FarmerId(uuid::Uuid::new_v4()),
+            name: farmco_sync::PersonName::parse("name", &pending.name)
+                .map_err(StoreError::Validation)?,
+            phone: PhoneNumber::parse("phone", &pending.phone).map_err(StoreError::Validation)?,
+            language,
+            village_code: village,
+            consents: farmco_sync::Consents {
+                sms: true,
+                voice: false,
+                data_sharing: false,
+            },
+        };
+        if !sms_store::confirm_registration(
             tx,
             registration_id,
             &farmer.id.to_string(),
             agent,
             now_ms,
-        )?;
+        )? {
+            return Ok(None);
+        }
+        crate::store::farmers::create_farmer_in(tx, &actor, &farmer, agent, now_ms)?;
+        let body = reply::render(
+            &Reply::RegConfirmed(pending.name.clone()),
+            Locale::for_language(language),
+            offset,
+        )
+        .map_err(|e| StoreError::Corrupt(format!("localization: {e}")))?;
         audit::append(
             tx,
             now_ms,
@@ -366,9 +372,9 @@ pub fn confirm_registration(
             sms_store::EnqueueError::Store(s) => s,
             other => StoreError::Corrupt(other.to_string()),
         })?;
-        Ok(())
+        Ok(Some(farmer))
     })?;
-    Ok(farmer)
+    outcome.ok_or(ConfirmError::NotPending)
 }
 
 #[cfg(test)]

@@ -281,51 +281,7 @@ impl Store {
         now_ms: i64,
     ) -> StoreResult<WriteOutcome> {
         let actor = *self.actor();
-        self.write(|tx| {
-            if phone_taken(tx, farmer.phone.as_str(), None)? {
-                return Err(StoreError::Conflict {
-                    field: "phone",
-                    message: "a farmer with this phone number is already registered".into(),
-                });
-            }
-            let exists: Option<String> = tx
-                .query_row(
-                    "SELECT doc_id FROM documents WHERE doc_id = ?1",
-                    [farmer.id.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if exists.is_some() {
-                return Err(StoreError::Conflict {
-                    field: "id",
-                    message: "farmer id already exists".into(),
-                });
-            }
-            let meta = CommitMeta {
-                author: author.to_owned(),
-                time_ms: now_ms,
-            };
-            let (mut doc, change) = FarmerDoc::create(&actor, farmer, &meta)?;
-            save_doc(tx, farmer.id, &mut doc, now_ms)?;
-            append_change(tx, farmer.id, &change, author, now_ms)?;
-            let farms = project(tx, &doc, now_ms)?;
-            audit::append(
-                tx,
-                now_ms,
-                &AuditEvent {
-                    actor: author,
-                    action: "farmer.create",
-                    target: &farmer.id.to_string(),
-                    detail: json!({"village_code": farmer.village_code.to_string()}),
-                },
-            )?;
-            Ok(WriteOutcome {
-                farmer_id: farmer.id,
-                village_code: farmer.village_code,
-                farms,
-                changed: true,
-            })
-        })
+        self.write(|tx| create_farmer_in(tx, &actor, farmer, author, now_ms))
     }
 
     /// Apply one edit to a farmer's document, then save, log, project and audit it — atomically.
@@ -753,6 +709,60 @@ fn soil_test_from_row(
         sampled_on: parse_date("sampled_on", sampled_on)?,
         lab,
         parameters: farmco_sync::SoilParameters::from_pairs("parameters", pairs)?,
+    })
+}
+
+/// Create a farmer in the caller's transaction (document, change log, projections, audit), so
+/// another write can commit or fail together with it. Refuses a taken phone or id.
+pub(crate) fn create_farmer_in(
+    tx: &Connection,
+    actor: &[u8],
+    farmer: &Farmer,
+    author: &str,
+    now_ms: i64,
+) -> StoreResult<WriteOutcome> {
+    if phone_taken(tx, farmer.phone.as_str(), None)? {
+        return Err(StoreError::Conflict {
+            field: "phone",
+            message: "a farmer with this phone number is already registered".into(),
+        });
+    }
+    let exists: Option<String> = tx
+        .query_row(
+            "SELECT doc_id FROM documents WHERE doc_id = ?1",
+            [farmer.id.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if exists.is_some() {
+        return Err(StoreError::Conflict {
+            field: "id",
+            message: "farmer id already exists".into(),
+        });
+    }
+    let meta = CommitMeta {
+        author: author.to_owned(),
+        time_ms: now_ms,
+    };
+    let (mut doc, change) = FarmerDoc::create(actor, farmer, &meta)?;
+    save_doc(tx, farmer.id, &mut doc, now_ms)?;
+    append_change(tx, farmer.id, &change, author, now_ms)?;
+    let farms = project(tx, &doc, now_ms)?;
+    audit::append(
+        tx,
+        now_ms,
+        &AuditEvent {
+            actor: author,
+            action: "farmer.create",
+            target: &farmer.id.to_string(),
+            detail: json!({"village_code": farmer.village_code.to_string()}),
+        },
+    )?;
+    Ok(WriteOutcome {
+        farmer_id: farmer.id,
+        village_code: farmer.village_code,
+        farms,
+        changed: true,
     })
 }
 

@@ -281,3 +281,58 @@ async fn through_the_simulator_a_reply_is_sent_and_its_delivery_recorded() {
     assert!(text.contains("farmco_edge_modem_registered 1"), "{text}");
     link.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_agents_confirming_at_once_create_one_farmer_and_one_welcome() {
+    let node = TestNode::new();
+    let store = node.state.store.clone();
+    sms::handle_incoming(
+        &store,
+        &incoming(STRANGER, "REG Asha More", "r"),
+        ctx(),
+        1_000,
+    )
+    .unwrap();
+    let id = store
+        .read(|c| sms_store::list_registrations(c, None, 10))
+        .unwrap()[0]
+        .id;
+    // Many confirmations racing on the blocking pool: exactly one wins.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            sms::confirm_registration(
+                &store,
+                id,
+                farmco_sync::VillageCode::parse("v", VILLAGE).unwrap(),
+                "agent",
+                time::UtcOffset::from_hms(5, 30, 0).unwrap(),
+                2_000,
+            )
+            .is_ok()
+        }));
+    }
+    let mut confirmed = 0;
+    for t in tasks {
+        confirmed += usize::from(t.await.unwrap());
+    }
+    assert_eq!(confirmed, 1);
+    let (farmers, welcomes): (i64, i64) = store
+        .read(|c| {
+            Ok((
+                c.query_row(
+                    "SELECT COUNT(*) FROM farmers WHERE phone = ?1",
+                    [STRANGER],
+                    |r| r.get(0),
+                )?,
+                c.query_row(
+                    "SELECT COUNT(*) FROM sms_outbox WHERE kind = 'registration'",
+                    [],
+                    |r| r.get(0),
+                )?,
+            ))
+        })
+        .unwrap();
+    assert_eq!((farmers, welcomes), (1, 1));
+}
