@@ -260,6 +260,38 @@ fn interpret(
         Ok(Command::Stop) | Ok(Command::Start) => {
             let allowed = matches!(parsed, Ok(Command::Start));
             sms_store::set_alert_consent(tx, phone.as_str(), allowed, "sms", now_ms)?;
+            let cancelled = if allowed {
+                0
+            } else {
+                sms_store::cancel_queued_for(tx, phone.as_str(), now_ms)?
+            };
+            // The farmer's own document says what they chose, so the API, the agent's app
+            // and the cloud see the same consent as the SMS service.
+            if let Some(f) = &farmer {
+                let id = uuid::Uuid::parse_str(&f.id)
+                    .map(FarmerId)
+                    .map_err(|_| StoreError::Corrupt("farmers.id is not a uuid".into()))?;
+                crate::store::farmers::edit_farmer_in(
+                    tx,
+                    actor,
+                    id,
+                    "sms",
+                    now_ms,
+                    "farmer.update",
+                    &f.id,
+                    |_, doc, meta| {
+                        let current = doc.farmer()?.consents;
+                        let patch = FarmerPatch {
+                            consents: Some(farmco_sync::Consents {
+                                sms: allowed,
+                                ..current
+                            }),
+                            ..FarmerPatch::default()
+                        };
+                        Ok(doc.update_farmer(&patch, meta)?)
+                    },
+                )?;
+            }
             audit::append(
                 tx,
                 now_ms,
@@ -271,7 +303,7 @@ fn interpret(
                         "sms.consent.stop"
                     },
                     target: phone.as_str(),
-                    detail: json!({}),
+                    detail: json!({ "cancelled_queued": cancelled }),
                 },
             )?;
             if allowed { Reply::Start } else { Reply::Stop }

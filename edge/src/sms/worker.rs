@@ -134,12 +134,17 @@ pub async fn run(shared: WorkerShared, config: WorkerConfig, mut stop: watch::Re
                 let store = shared.store.clone();
                 let claim_day = day.clone();
                 let claimed = blocking(move || {
-                    store.write(|tx| sms_store::claim(tx, id, &claim_day, now_ms()))
+                    store.write(|tx| sms_store::claim_with_consent(tx, id, &claim_day, now_ms()))
                 })
                 .await
-                .unwrap_or(false);
-                if !claimed {
-                    continue;
+                .unwrap_or(sms_store::Claim::NotQueued);
+                match claimed {
+                    sms_store::Claim::Claimed => {}
+                    sms_store::Claim::NotQueued => continue,
+                    sms_store::Claim::ConsentWithdrawn => {
+                        shared.count("cancelled_by_stop");
+                        continue;
+                    }
                 }
                 let result = tokio::select! {
                     result = shared.modem.send_sms(&row.recipient, &row.body, true) => result,

@@ -264,6 +264,62 @@ pub fn claim(conn: &Connection, id: i64, day: &str, now_ms: i64) -> StoreResult<
     Ok(n == 1)
 }
 
+/// What [`claim_with_consent`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Taken for sending.
+    Claimed,
+    /// Not queued any more (another worker, a cancellation).
+    NotQueued,
+    /// Not a reply, and the recipient withdrew consent (STOP) after it was queued: cancelled.
+    ConsentWithdrawn,
+}
+
+/// The outbox error of a message cancelled because its recipient sent STOP.
+pub const CANCELLED_BY_STOP: &str = "cancelled: the recipient sent STOP";
+
+/// Like [`claim`], but a message that is not a reply is first checked against the
+/// recipient's consent *now*: one queued before a STOP (over the cap, retrying, due later) is
+/// cancelled instead of sent.
+pub fn claim_with_consent(
+    conn: &Connection,
+    id: i64,
+    day: &str,
+    now_ms: i64,
+) -> StoreResult<Claim> {
+    let row: Option<(String, i64)> = conn
+        .query_row(
+            "SELECT recipient, priority FROM sms_outbox WHERE id = ?1 AND state = 'queued'",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((recipient, priority)) = row else {
+        return Ok(Claim::NotQueued);
+    };
+    if Priority::from_i64(priority) != Priority::Reply
+        && matches!(alert_consent(conn, &recipient)?, Some((false, _)))
+    {
+        mark_failed(conn, id, CANCELLED_BY_STOP, now_ms)?;
+        return Ok(Claim::ConsentWithdrawn);
+    }
+    Ok(if claim(conn, id, day, now_ms)? {
+        Claim::Claimed
+    } else {
+        Claim::NotQueued
+    })
+}
+
+/// Cancel every queued message to `phone` that is not a reply (a STOP just arrived); returns
+/// how many.
+pub fn cancel_queued_for(conn: &Connection, phone: &str, now_ms: i64) -> StoreResult<usize> {
+    Ok(conn.execute(
+        "UPDATE sms_outbox SET state = 'failed', last_error = ?2, updated_ms = ?3
+         WHERE recipient = ?1 AND state = 'queued' AND priority <> ?4",
+        params![phone, CANCELLED_BY_STOP, now_ms, Priority::Reply.as_i64()],
+    )?)
+}
+
 /// The modem sent every part: store the references delivery reports will quote.
 pub fn mark_sent(conn: &Connection, id: i64, message_refs: &[u8], now_ms: i64) -> StoreResult<()> {
     let recipient: String = conn.query_row(

@@ -336,3 +336,73 @@ async fn two_agents_confirming_at_once_create_one_farmer_and_one_welcome() {
         .unwrap();
     assert_eq!((farmers, welcomes), (1, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_cancels_queued_alerts_and_is_written_into_the_farmer_document() {
+    let node = TestNode::new();
+    let store = node.state.store.clone();
+    let agent = node.login("agent").await;
+    let farmer = node.farmer(&agent, "Kisan Jadhav", STRANGER).await;
+    let phone = farmco_sync::PhoneNumber::parse("p", STRANGER).unwrap();
+    let alert = |body: &str, priority| sms_store::OutgoingSms {
+        to: phone.clone(),
+        body: body.to_owned(),
+        priority,
+        kind: "alert".to_owned(),
+    };
+    let queued = store
+        .write(|tx| {
+            Ok(sms_store::enqueue(
+                tx,
+                &alert("Dry soil on farm 1", sms_store::Priority::Alert),
+                1_000,
+            )
+            .unwrap())
+        })
+        .unwrap();
+    sms::handle_incoming(&store, &incoming(STRANGER, "STOP", "stop"), ctx(), 2_000).unwrap();
+    let row = store
+        .read(|c| sms_store::outbox_entry(c, queued))
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.state, "failed");
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some(sms_store::CANCELLED_BY_STOP)
+    );
+    // The STOP confirmation itself (a reply) still goes.
+    let stop_reply = outbox(&store).into_iter().find(|r| r.id != queued).unwrap();
+    assert_eq!(stop_reply.state, "queued");
+    // The farmer's document records the withdrawal.
+    let (status, body) = node
+        .call(
+            "GET",
+            &format!("/api/v1/farmers/{farmer}"),
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["consents"]["sms"], false, "{body}");
+
+    // Something queued later anyway (an old retry, a race) is cancelled at send time; a reply
+    // is not.
+    let late = store
+        .write(|tx| {
+            Ok(sms_store::enqueue(
+                tx,
+                &alert("Rain tomorrow", sms_store::Priority::Bulk),
+                3_000,
+            )
+            .unwrap())
+        })
+        .unwrap();
+    let claim = store
+        .write(|tx| sms_store::claim_with_consent(tx, late, "2026-01-01", 3_000))
+        .unwrap();
+    assert_eq!(claim, sms_store::Claim::ConsentWithdrawn);
+    let claim = store
+        .write(|tx| sms_store::claim_with_consent(tx, stop_reply.id, "2026-01-01", 3_000))
+        .unwrap();
+    assert_eq!(claim, sms_store::Claim::Claimed);
+}
