@@ -6,7 +6,16 @@
 //! messages in memory only, so a crash of the node loses what the broker had accepted from
 //! sensors but the node had not committed yet (sensors then resend only if they had not got
 //! their PUBACK); it has no per-topic ACLs, so a logged-in sensor could publish under another
-//! sensor's topic; it cannot be stopped, so it lives as long as the process.
+//! sensor's topic or subscribe to others' readings (use Mosquitto with the ACL file in
+//! `deploy/mosquitto/` where that matters); it cannot be stopped, so it lives as long as the
+//! process.
+//!
+//! Logins (review findings 6 and 24): a sensor must connect with client id = its sensor id,
+//! so no sensor can take the node's persistent session (client id `mqtt.client_id`), which
+//! only the node's own login may use; an unknown username costs the same argon2 verification
+//! as a known one (no sensor-id enumeration by timing); at most
+//! [`LOGIN_VERIFICATIONS_MAX`] verifications run at once and more logins are refused, so a
+//! burst of CONNECTs cannot exhaust memory (each argon2id check takes 19 MiB).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -19,6 +28,8 @@ use farmco_village::ingest::payload::PAYLOAD_BYTES_MAX;
 
 /// Username of the node's own client on the embedded broker.
 pub const NODE_USERNAME: &str = "farmco-edge-node";
+/// Password verifications running at once; past it a login is refused (the sensor retries).
+pub const LOGIN_VERIFICATIONS_MAX: usize = 2;
 /// Connections the embedded broker accepts at most (a village has tens of sensors).
 const CONNECTIONS_MAX: usize = 1_000;
 /// Messages in flight to one client; the node's client acks only after a batch commits, so this
@@ -52,8 +63,23 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Start the broker on `listen` (or a free port when taken) in its own threads.
-pub fn start(listen: SocketAddr, store: Arc<Store>) -> anyhow::Result<EmbeddedBroker> {
+/// May this login proceed to a password check? The node's login must use the node's client
+/// id; a sensor's client id must be its username (and so never the node's).
+pub fn login_shape_allowed(client_id: &str, user: &str, node_client_id: &str) -> bool {
+    if user == NODE_USERNAME {
+        client_id == node_client_id
+    } else {
+        client_id == user && client_id != node_client_id && !user.is_empty()
+    }
+}
+
+/// Start the broker on `listen` (or a free port when taken) in its own threads; the node's
+/// own client connects with `node_client_id`.
+pub fn start(
+    listen: SocketAddr,
+    store: Arc<Store>,
+    node_client_id: &str,
+) -> anyhow::Result<EmbeddedBroker> {
     let addr = choose_addr(listen)?;
     let node_password = crate::auth::new_token();
     let mut connections = rumqttd::ConnectionSettings {
@@ -65,18 +91,35 @@ pub fn start(listen: SocketAddr, store: Arc<Store>) -> anyhow::Result<EmbeddedBr
         dynamic_filters: true,
     };
     let node_pw = node_password.clone();
-    connections.set_auth_handler(move |_client_id: String, user: String, password: String| {
+    let node_client_id = node_client_id.to_owned();
+    let verifications = Arc::new(tokio::sync::Semaphore::new(LOGIN_VERIFICATIONS_MAX));
+    connections.set_auth_handler(move |client_id: String, user: String, password: String| {
         let store = store.clone();
         let node_pw = node_pw.clone();
+        let node_client_id = node_client_id.clone();
+        let verifications = verifications.clone();
         async move {
+            if !login_shape_allowed(&client_id, &user, &node_client_id) {
+                tracing::warn!("mqtt login refused: the client id does not match the login");
+                return false;
+            }
             if user == NODE_USERNAME {
                 return constant_time_eq(password.as_bytes(), node_pw.as_bytes());
             }
+            let Ok(_permit) = verifications.try_acquire_owned() else {
+                tracing::warn!("mqtt login refused: too many logins being checked at once");
+                return false;
+            };
             let verified = tokio::task::spawn_blocking(move || {
-                match store.read(|c| crate::store::ingest::sensor_secret_hash(c, &user)) {
-                    Ok(Some(hash)) => crate::auth::verify_password(&password, &hash),
-                    _ => false,
-                }
+                let hash = store
+                    .read(|c| crate::store::ingest::sensor_secret_hash(c, &user))
+                    .ok()
+                    .flatten();
+                // An unknown sensor is checked against a dummy hash: the same work, the same
+                // time, so a refusal does not tell which sensor ids exist.
+                let known = hash.is_some();
+                let hash = hash.unwrap_or_else(|| crate::auth::dummy_hash().to_owned());
+                crate::auth::verify_password(&password, &hash) && known
             })
             .await;
             verified.unwrap_or(false)
@@ -114,4 +157,28 @@ pub fn start(listen: SocketAddr, store: Arc<Store>) -> anyhow::Result<EmbeddedBr
         addr,
         node_password,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_node_may_use_the_node_client_id_and_sensors_use_their_own() {
+        assert!(login_shape_allowed(
+            "farmco-edge",
+            NODE_USERNAME,
+            "farmco-edge"
+        ));
+        assert!(!login_shape_allowed("other", NODE_USERNAME, "farmco-edge"));
+        assert!(login_shape_allowed("soil-1", "soil-1", "farmco-edge"));
+        assert!(!login_shape_allowed("farmco-edge", "soil-1", "farmco-edge"));
+        assert!(!login_shape_allowed("soil-2", "soil-1", "farmco-edge"));
+        // A sensor registered under the node's client id still cannot take the session.
+        assert!(!login_shape_allowed(
+            "farmco-edge",
+            "farmco-edge",
+            "farmco-edge"
+        ));
+    }
 }

@@ -57,7 +57,11 @@ impl IngestService {
         let ingest = &config.ingest;
         let conn = match &ingest.broker {
             Broker::Embedded => {
-                let b = broker::start(ingest.embedded_listen, deps.store.clone())?;
+                let b = broker::start(
+                    ingest.embedded_listen,
+                    deps.store.clone(),
+                    &ingest.client_id,
+                )?;
                 // Written, not println!: a parent that stopped reading our stdout must not
                 // make the node panic.
                 use std::io::Write as _;

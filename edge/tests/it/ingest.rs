@@ -104,7 +104,8 @@ pub fn mosquitto_pub(
         "-l",
     ]);
     if let Some((u, p)) = login {
-        cmd.args(["-u", u, "-P", p]);
+        // The embedded broker binds a sensor's login to client id = sensor id.
+        cmd.args(["-u", u, "-P", p, "-i", u]);
     }
     let mut child = cmd
         .stdin(Stdio::piped())
@@ -124,8 +125,16 @@ pub fn mosquitto_pub(
 /// One MQTT login attempt (no retry): true when the broker answers CONNACK "accepted", false
 /// when it refuses with a CONNACK code or closes the connection (what rumqttd does).
 async fn login_accepted(port: u16, login: Option<(&str, &str)>) -> bool {
-    let mut options =
-        rumqttc::MqttOptions::new(format!("t-{}", rand::random::<u32>()), "127.0.0.1", port);
+    let client_id = match login {
+        Some((u, _)) => u.to_owned(),
+        None => format!("t-{}", rand::random::<u32>()),
+    };
+    login_accepted_as(port, &client_id, login).await
+}
+
+/// [`login_accepted`] with a chosen client id.
+async fn login_accepted_as(port: u16, client_id: &str, login: Option<(&str, &str)>) -> bool {
+    let mut options = rumqttc::MqttOptions::new(client_id.to_owned(), "127.0.0.1", port);
     if let Some((u, p)) = login {
         options.set_credentials(u, p);
     }
@@ -172,6 +181,7 @@ struct Node {
     store: Arc<Store>,
     service: IngestService,
     metrics: farmco_edge::metrics::Metrics,
+    client_id: String,
 }
 
 async fn node(broker: Broker) -> Node {
@@ -209,6 +219,7 @@ async fn node(broker: Broker) -> Node {
         store,
         service,
         metrics,
+        client_id: config.ingest.client_id.clone(),
     }
 }
 
@@ -362,8 +373,21 @@ async fn embedded_broker_checks_sensor_logins_and_ingests() {
         login_accepted(port, Some(("probe-1", "wrong-password"))).await,
         login_accepted(port, None).await,
         login_accepted(port, Some(("nobody", "probe-1-secret-pw"))).await,
+        // Right password, but another client id: a sensor may not take the node's session
+        // (review finding 6) nor pose as another client.
+        login_accepted_as(
+            port,
+            &node.client_id,
+            Some(("probe-1", "probe-1-secret-pw")),
+        )
+        .await,
+        login_accepted_as(port, "probe-2", Some(("probe-1", "probe-1-secret-pw"))).await,
     );
-    assert_eq!(refused, (false, false, false), "bad logins are refused");
+    assert_eq!(
+        refused,
+        (false, false, false, false, false),
+        "bad logins are refused"
+    );
     node.service.shutdown().await;
 }
 
