@@ -25,6 +25,7 @@ ivr-fertilizer-item = { $product } { $kg } kilo
 ivr-soil-moisture = Soil moisture. { $items }
 ivr-soil-moisture-item = Sensor { $field }: { $percent } percent, measured on { $date }.
 ivr-open-alerts = You have { $count ->
+        [0] no open alerts
         [one] one open alert
        *[other] { $count } open alerts
     }. { $items }

@@ -24,7 +24,11 @@ ivr-fertilizer-none = खाद सलाह के लिए अपने ए�
 ivr-fertilizer-item = { $product } { $kg } किलो
 ivr-soil-moisture = मिट्टी की नमी। { $items }
 ivr-soil-moisture-item = सेंसर { $field }: { $percent } प्रतिशत, { $date } को मापा।
-ivr-open-alerts = आपके { $count } खुले अलर्ट हैं। { $items }
+ivr-open-alerts = { $count ->
+        [0] आपका कोई खुला अलर्ट नहीं है।
+        [one] आपका एक खुला अलर्ट है।
+       *[other] आपके { $count } खुले अलर्ट हैं।
+    } { $items }
 ivr-open-alert-item = { $kind ->
         [dry_soil] सूखी मिट्टी
         [storm_warning] तूफान की चेतावनी

@@ -5,6 +5,9 @@
 //! Locales: English and Hindi are complete (a test checks every message id exists in both and
 //! renders). Farmers whose language has no catalog yet are answered in Hindi when their
 //! language is written in Devanagari (Marathi: Hindi is read there) and in English otherwise.
+//! Arguments arrive as strings; those that are plain whole numbers ("1", "2480", not "0042")
+//! are handed to Fluent as numbers so that plural variants (`[0]`, `[one]`, `*[other]`) select
+//! by the locale's plural rules; they print exactly as given.
 //! Unicode bidi isolation marks are turned off: they would cost two characters per argument
 //! and turn every English reply into a UCS-2 one.
 
@@ -38,6 +41,21 @@ impl Locale {
             Language::Hi | Language::Mr => Locale::Hi,
             _ => Locale::En,
         }
+    }
+}
+
+/// Largest whole number handed to Fluent as a number: an `f64` holds every integer up to
+/// 2^53 exactly, so the number prints back as the same digits.
+const FLUENT_INTEGER_MAX: u64 = 1 << 53;
+
+/// A string argument as Fluent sees it: a number when it is a plain whole number (so plural
+/// selectors work), else the string.
+fn argument_value(value: &str) -> FluentValue<'static> {
+    match value.parse::<i64>() {
+        Ok(n) if n.to_string() == value && n.unsigned_abs() <= FLUENT_INTEGER_MAX => {
+            FluentValue::from(n)
+        }
+        _ => FluentValue::from(value.to_owned()),
     }
 }
 
@@ -141,7 +159,7 @@ impl Catalog {
             })?;
         let mut fluent_args = FluentArgs::new();
         for (name, value) in args {
-            fluent_args.set(*name, FluentValue::from(value.clone()));
+            fluent_args.set(*name, argument_value(value));
         }
         let mut errors = Vec::new();
         let text = bundle.format_pattern(pattern, Some(&fluent_args), &mut errors);
@@ -243,6 +261,30 @@ mod tests {
             Err(L10nError::NoCatalog { .. })
         ));
         assert!(Catalog::from_sources(&[(Locale::En, "= broken")]).is_err());
+    }
+
+    #[test]
+    fn whole_numbers_select_plurals_and_print_as_given() {
+        let source = "n = { $count ->\n    [0] none\n    [one] one\n   *[other] { $count } many\n}";
+        let catalog = Catalog::from_sources(&[(Locale::En, source), (Locale::Hi, source)]).unwrap();
+        let render = |locale, count: &str| {
+            catalog
+                .render(locale, "n", &[("count", count.to_owned())])
+                .unwrap()
+        };
+        assert_eq!(render(Locale::En, "0"), "none");
+        assert_eq!(render(Locale::En, "1"), "one");
+        assert_eq!(render(Locale::Hi, "1"), "one");
+        assert_eq!(render(Locale::En, "2480"), "2480 many");
+        assert_eq!(render(Locale::En, "-3"), "-3 many");
+        // Not plain whole numbers: kept as strings, printed as given.
+        assert_eq!(render(Locale::En, "0042"), "0042 many");
+        assert_eq!(render(Locale::En, "1.0"), "1.0 many");
+        assert_eq!(render(Locale::En, "1e3"), "1e3 many");
+        assert_eq!(
+            render(Locale::En, "99999999999999999999"),
+            "99999999999999999999 many"
+        );
     }
 
     #[test]

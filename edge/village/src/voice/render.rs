@@ -325,6 +325,24 @@ mod tests {
     }
 
     #[test]
+    fn open_alerts_are_counted_with_plurals() {
+        let alert = AlertSummary {
+            kind: "dry-soil".into(),
+            survey_number: None,
+            raised_at_ms: 1_768_400_000_000,
+        };
+        let said = |n: usize, language| {
+            render_prompt(&Prompt::OpenAlerts(vec![alert.clone(); n]), language).unwrap()
+        };
+        assert!(said(0, Language::En).starts_with("You have no open alerts."));
+        assert!(said(1, Language::En).starts_with("You have one open alert. dry soil on"));
+        assert!(said(2, Language::En).starts_with("You have 2 open alerts."));
+        assert!(said(0, Language::Hi).starts_with("आपका कोई खुला अलर्ट नहीं है।"));
+        assert!(said(1, Language::Hi).starts_with("आपका एक खुला अलर्ट है।"));
+        assert!(said(3, Language::Hi).starts_with("आपके 3 खुले अलर्ट हैं।"));
+    }
+
+    #[test]
     fn hindi_prices_name_the_crop_in_hindi() {
         let text = render_prompt(&every_prompt()[2], Language::Hi).unwrap();
         assert!(text.contains("गेहूं"), "{text}");
