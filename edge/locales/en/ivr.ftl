@@ -50,6 +50,7 @@ ivr-agent-callback = Thank you. An agent of your village will call you back.
 ivr-invalid-key = That key is not in the menu.
 ivr-language-changed = { $language ->
         [hi] Now speaking Hindi.
+        [mr] Now speaking Marathi.
        *[en] Now speaking English.
     }
 ivr-registration = This number is not registered with FarmCo. Please ask your village agent to register you, or send an SMS with REG and your name.

@@ -2,7 +2,7 @@
 # (no ₹, no curly quotes: they would switch the whole message to UCS-2 and 70 characters).
 # Arguments arrive formatted (dates as DD.MM.YY, whole numbers); statuses are low|medium|high.
 
-help = FarmCo: PRICE <crop>, WEATHER, SOIL, MOISTURE, REG <name>, LANG HI/EN, STOP/START alerts. E.g. PRICE WHEAT
+help = FarmCo: PRICE <crop>, WEATHER, SOIL, MOISTURE, REG <name>, LANG MR/HI/EN, STOP/START alerts. E.g. PRICE WHEAT
 not-registered = This number is not registered. Send REG <your name> to register; an agent will confirm. PRICE, WEATHER and HELP work for all.
 
 price = { $crop } { $date }: Rs { $min }-{ $max }, modal Rs { $modal }/quintal at { $market }
@@ -52,8 +52,8 @@ reg-name-too-long = Name too long. Send REG and a shorter name.
 reg-confirmed = Welcome { $name }! You are registered with FarmCo. Send HELP for the menu.
 
 lang-set = Replies will now be in English.
-lang-missing = Send LANG and a language, e.g. LANG HI or LANG EN
-lang-unknown = Language "{ $word }" not known. Send LANG HI or LANG EN
+lang-missing = Send LANG and a language, e.g. LANG MR, LANG HI or LANG EN
+lang-unknown = Language "{ $word }" not known. Send LANG MR, LANG HI or LANG EN
 
 stop = Alerts stopped. Send START to get them again.
 start = Alerts are on. Send STOP to end them.

@@ -50,8 +50,8 @@ reg-name-too-long = नाम बहुत लंबा है। REG के स
 reg-confirmed = स्वागत { $name }! पंजीकरण पूरा। मेनू के लिए मदद भेजें।
 
 lang-set = अब जवाब हिंदी में आएंगे।
-lang-missing = LANG के साथ भाषा भेजें: LANG HI या LANG EN
-lang-unknown = भाषा "{ $word }" पहचानी नहीं। LANG HI या LANG EN भेजें।
+lang-missing = LANG के साथ भाषा भेजें: LANG HI, LANG MR या LANG EN
+lang-unknown = भाषा "{ $word }" पहचानी नहीं। LANG HI, MR या EN भेजें।
 
 stop = अलर्ट बंद। फिर पाने के लिए शुरू भेजें।
 start = अलर्ट चालू। बंद करने के लिए बंद भेजें।

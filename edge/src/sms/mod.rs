@@ -422,6 +422,6 @@ mod tests {
         assert_eq!(reply_locale(None, Some(Language::En), "मदद"), Locale::En);
         assert_eq!(reply_locale(None, None, "मदद"), Locale::Hi);
         assert_eq!(reply_locale(None, None, "madad"), Locale::En);
-        assert_eq!(reply_locale(Some(Language::Mr), None, "help"), Locale::Hi);
+        assert_eq!(reply_locale(Some(Language::Mr), None, "help"), Locale::Mr);
     }
 }

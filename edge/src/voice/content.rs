@@ -152,7 +152,7 @@ impl VoiceContent for StoreContent<'_> {
                 temp_min_c: 0.0,
                 temp_max_c: 0.0,
                 condition: notice
-                    .text_in(farmco_village::l10n::Locale::for_language(farmer.language).code())
+                    .text_in(farmco_village::l10n::Locale::for_language(farmer.language))
                     .to_owned(),
             }]),
             WeatherAnswer::NoData => None,

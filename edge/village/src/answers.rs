@@ -11,8 +11,9 @@
 //!   the canonical English key of [`Crop::key`], prices are whole rupees per quintal (100 kg),
 //!   `as_of` the market day (ISO date). The advisory's `village_codes` say where it applies.
 //! - **Weather**: `advisories` of kind `weather`, body [`WeatherBody`]:
-//!   `{"as_of":"2026-01-14","text":{"en":"...","hi":"..."}}` (one short notice per language;
-//!   the advisory's title is the fallback).
+//!   `{"as_of":"2026-01-14","text":{"en":"...","hi":"...","mr":"..."}}` (one short notice per
+//!   language; Marathi readers get the Hindi one when there is no Marathi one, then English;
+//!   the advisory's title is the last fallback).
 //! - **Soil**: the farmer's latest soil test (`soil_tests` projection) through the pure
 //!   [`soil_card`] rule.
 //! - **Moisture**: the latest `soil_moisture_vwc` reading (percent volumetric water content)
@@ -22,6 +23,7 @@
 
 use serde::Deserialize;
 
+use crate::l10n::Locale;
 use crate::sms::command::Crop;
 
 /// A mandi price advisory body (the wire format of kind `mandi_price`).
@@ -71,11 +73,13 @@ pub struct WeatherNotice {
 }
 
 impl WeatherNotice {
-    /// The notice in `language`, else English, else the title.
-    pub fn text_in(&self, language: &str) -> &str {
-        self.text
-            .get(language)
-            .or_else(|| self.text.get("en"))
+    /// The notice for a reader of `locale`: in its language, else in its fallback's
+    /// ([`Locale::fallback`]: Hindi for Marathi), else English, else the title.
+    pub fn text_in(&self, locale: Locale) -> &str {
+        std::iter::once(locale)
+            .chain(locale.fallback())
+            .chain(std::iter::once(Locale::En))
+            .find_map(|l| self.text.get(l.code()))
             .map_or(self.title.as_str(), String::as_str)
     }
 }

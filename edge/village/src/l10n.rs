@@ -1,10 +1,14 @@
-//! Localization with Fluent (`fluent-bundle`): one [`Catalog`] per domain (`sms` now, `voice`
-//! later), built from `edge/locales/{locale}/{domain}.ftl`, compiled into the binary so a
+//! Localization with Fluent (`fluent-bundle`): one [`Catalog`] per domain (`sms`, `ivr`,
+//! `notify`, `otp`), built from `edge/locales/{locale}/{domain}.ftl`, compiled into the binary so a
 //! village box never misses a file.
 //!
-//! Locales: English and Hindi are complete (a test checks every message id exists in both and
-//! renders). Farmers whose language has no catalog yet are answered in Hindi when their
-//! language is written in Devanagari (Marathi: Hindi is read there) and in English otherwise.
+//! Locales: English, Hindi and Marathi are complete (tests check that every domain has the same
+//! message ids in every locale and that every message renders in every locale). Farmers whose
+//! language has no catalog are answered in English. Where a text in the farmer's language is
+//! missing (a weather notice written only in Hindi and English), Marathi readers get the Hindi
+//! one before the English one ([`Locale::fallback`]): same script, and widely read in
+//! Maharashtra.
+//!
 //! Arguments arrive as strings; those that are plain whole numbers ("1", "2480", not "0042")
 //! are handed to Fluent as numbers so that plural variants (`[0]`, `[one]`, `*[other]`) select
 //! by the locale's plural rules; they print exactly as given.
@@ -22,15 +26,17 @@ use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 pub enum Locale {
     En,
     Hi,
+    Mr,
 }
 
 impl Locale {
-    pub const ALL: [Locale; 2] = [Locale::En, Locale::Hi];
+    pub const ALL: [Locale; 3] = [Locale::En, Locale::Hi, Locale::Mr];
 
     pub fn code(self) -> &'static str {
         match self {
             Locale::En => "en",
             Locale::Hi => "hi",
+            Locale::Mr => "mr",
         }
     }
 
@@ -38,8 +44,28 @@ impl Locale {
     pub fn for_language(language: Language) -> Locale {
         match language {
             Language::En => Locale::En,
-            Language::Hi | Language::Mr => Locale::Hi,
+            Language::Hi => Locale::Hi,
+            Language::Mr => Locale::Mr,
             _ => Locale::En,
+        }
+    }
+
+    /// The language of this locale.
+    pub fn language(self) -> Language {
+        match self {
+            Locale::En => Language::En,
+            Locale::Hi => Language::Hi,
+            Locale::Mr => Language::Mr,
+        }
+    }
+
+    /// The locale whose texts a reader of this one takes next when a text (a weather notice,
+    /// an advisory) is not written in their language, before English: Hindi for Marathi (same
+    /// script, widely read in Maharashtra). English is every locale's last resort.
+    pub fn fallback(self) -> Option<Locale> {
+        match self {
+            Locale::Mr => Some(Locale::Hi),
+            Locale::En | Locale::Hi => None,
         }
     }
 }
@@ -174,24 +200,31 @@ impl Catalog {
     }
 }
 
-/// The FTL sources of a domain, compiled in.
-pub fn embedded_sources(domain: &str) -> Option<[(Locale, &'static str); 2]> {
+/// The domains with catalogs: `edge/locales/{locale}/{domain}.ftl`.
+pub const DOMAINS: [&str; 4] = ["sms", "ivr", "notify", "otp"];
+
+/// The FTL sources of a domain, compiled in, one per [`Locale::ALL`].
+pub fn embedded_sources(domain: &str) -> Option<[(Locale, &'static str); 3]> {
     match domain {
         "sms" => Some([
             (Locale::En, include_str!("../../locales/en/sms.ftl")),
             (Locale::Hi, include_str!("../../locales/hi/sms.ftl")),
+            (Locale::Mr, include_str!("../../locales/mr/sms.ftl")),
         ]),
         "ivr" => Some([
             (Locale::En, include_str!("../../locales/en/ivr.ftl")),
             (Locale::Hi, include_str!("../../locales/hi/ivr.ftl")),
+            (Locale::Mr, include_str!("../../locales/mr/ivr.ftl")),
         ]),
         "notify" => Some([
             (Locale::En, include_str!("../../locales/en/notify.ftl")),
             (Locale::Hi, include_str!("../../locales/hi/notify.ftl")),
+            (Locale::Mr, include_str!("../../locales/mr/notify.ftl")),
         ]),
         "otp" => Some([
             (Locale::En, include_str!("../../locales/en/otp.ftl")),
             (Locale::Hi, include_str!("../../locales/hi/otp.ftl")),
+            (Locale::Mr, include_str!("../../locales/mr/otp.ftl")),
         ]),
         _ => None,
     }
@@ -264,9 +297,20 @@ mod tests {
     }
 
     #[test]
+    fn marathi_speakers_get_marathi() {
+        assert_eq!(Locale::for_language(Language::Mr), Locale::Mr);
+        assert_eq!(Locale::for_language(Language::Hi), Locale::Hi);
+        assert_eq!(Locale::for_language(Language::Ta), Locale::En);
+        for locale in Locale::ALL {
+            assert_eq!(Locale::for_language(locale.language()), locale);
+        }
+        assert_eq!(Locale::Mr.fallback(), Some(Locale::Hi));
+    }
+
+    #[test]
     fn whole_numbers_select_plurals_and_print_as_given() {
         let source = "n = { $count ->\n    [0] none\n    [one] one\n   *[other] { $count } many\n}";
-        let catalog = Catalog::from_sources(&[(Locale::En, source), (Locale::Hi, source)]).unwrap();
+        let catalog = Catalog::from_sources(&[(Locale::En, source), (Locale::Mr, source)]).unwrap();
         let render = |locale, count: &str| {
             catalog
                 .render(locale, "n", &[("count", count.to_owned())])
@@ -274,7 +318,7 @@ mod tests {
         };
         assert_eq!(render(Locale::En, "0"), "none");
         assert_eq!(render(Locale::En, "1"), "one");
-        assert_eq!(render(Locale::Hi, "1"), "one");
+        assert_eq!(render(Locale::Mr, "1"), "one");
         assert_eq!(render(Locale::En, "2480"), "2480 many");
         assert_eq!(render(Locale::En, "-3"), "-3 many");
         // Not plain whole numbers: kept as strings, printed as given.
@@ -287,9 +331,111 @@ mod tests {
         );
     }
 
+    /// The variables a message names, with the variant keys each selects on (empty for a
+    /// variable that is only printed).
+    fn variables(
+        pattern: &fluent_syntax::ast::Pattern<&str>,
+        out: &mut BTreeMap<String, Vec<String>>,
+    ) {
+        use fluent_syntax::ast::{Expression, InlineExpression, PatternElement, VariantKey};
+        fn inline(e: &InlineExpression<&str>, out: &mut BTreeMap<String, Vec<String>>) {
+            match e {
+                InlineExpression::VariableReference { id } => {
+                    out.entry(id.name.to_owned()).or_default();
+                }
+                InlineExpression::Placeable { expression } => expression_of(expression, out),
+                _ => {}
+            }
+        }
+        fn expression_of(e: &Expression<&str>, out: &mut BTreeMap<String, Vec<String>>) {
+            match e {
+                Expression::Inline(i) => inline(i, out),
+                Expression::Select { selector, variants } => {
+                    inline(selector, out);
+                    if let InlineExpression::VariableReference { id } = selector {
+                        let keys = out.entry(id.name.to_owned()).or_default();
+                        for v in variants {
+                            keys.push(match v.key {
+                                VariantKey::Identifier { name } => name.to_owned(),
+                                VariantKey::NumberLiteral { value } => value.to_owned(),
+                            });
+                        }
+                    }
+                    for v in variants {
+                        variables(&v.value, out);
+                    }
+                }
+            }
+        }
+        for element in &pattern.elements {
+            if let PatternElement::Placeable { expression } = element {
+                expression_of(expression, out);
+            }
+        }
+    }
+
     #[test]
-    fn marathi_speakers_get_hindi() {
-        assert_eq!(Locale::for_language(Language::Mr), Locale::Hi);
-        assert_eq!(Locale::for_language(Language::Ta), Locale::En);
+    fn every_domain_has_the_same_messages_in_every_locale_and_each_renders() {
+        for domain in DOMAINS {
+            let sources = embedded_sources(domain).unwrap();
+            assert_eq!(
+                sources.map(|(l, _)| l),
+                Locale::ALL,
+                "{domain}: a source for every locale"
+            );
+            let catalog = Catalog::from_sources(&sources).unwrap();
+            let en = catalog.message_ids(Locale::En);
+            assert!(!en.is_empty(), "{domain}");
+            for (locale, source) in sources {
+                assert_eq!(
+                    catalog.message_ids(locale),
+                    en,
+                    "{domain}: {} has the same message ids as en, in the same order",
+                    locale.code()
+                );
+                // Every message renders with every variable it names, and every variant of
+                // every selector renders too.
+                let resource = fluent_syntax::parser::parse(source).unwrap();
+                for entry in &resource.body {
+                    let fluent_syntax::ast::Entry::Message(message) = entry else {
+                        continue;
+                    };
+                    let id = message.id.name;
+                    let mut vars = BTreeMap::new();
+                    if let Some(pattern) = &message.value {
+                        variables(pattern, &mut vars);
+                    }
+                    let base: Vec<(&str, String)> =
+                        vars.keys().map(|v| (v.as_str(), "2".to_owned())).collect();
+                    let mut cases = vec![base.clone()];
+                    for (var, keys) in &vars {
+                        for key in keys {
+                            let mut args = base.clone();
+                            for arg in &mut args {
+                                if arg.0 == var {
+                                    arg.1 = match key.as_str() {
+                                        "one" => "1".to_owned(),
+                                        "other" => "7".to_owned(),
+                                        k => k.to_owned(),
+                                    };
+                                }
+                            }
+                            cases.push(args);
+                        }
+                    }
+                    for args in cases {
+                        let text = catalog.render(locale, id, &args).unwrap_or_else(|e| {
+                            panic!("{domain} {} {id} {args:?}: {e}", locale.code())
+                        });
+                        assert!(!text.trim().is_empty(), "{domain} {} {id}", locale.code());
+                        assert!(
+                            !text.contains('{'),
+                            "{domain} {} {id}: {text}",
+                            locale.code()
+                        );
+                    }
+                }
+            }
+        }
     }
 }

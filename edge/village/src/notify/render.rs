@@ -5,7 +5,8 @@
 //! (a supervisor's broadcast with its own key) is sent as its `text` argument when it has one,
 //! else as `notify-fallback` naming the key: a farmer always gets something readable, never an
 //! error. Language-specific arguments `text_<code>` (weather advisories carry `text_en`,
-//! `text_hi`) become `text` in that language.
+//! `text_hi`, `text_mr`) become `text`: the reader's language, else its fallback (Hindi for
+//! Marathi, [`Locale::fallback`]), else English, else Hindi.
 
 use farmco_sync::Language;
 
@@ -23,11 +24,10 @@ fn arguments(message: &Message, locale: Locale) -> Vec<(&str, String)> {
         .filter(|(k, _)| !k.starts_with("text_"))
         .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
-    let localized = message
-        .args
-        .get(&format!("text_{}", locale.code()))
-        .or_else(|| message.args.get("text_en"))
-        .or_else(|| message.args.get("text_hi"));
+    let localized = std::iter::once(locale)
+        .chain(locale.fallback())
+        .chain([Locale::En, Locale::Hi])
+        .find_map(|l| message.args.get(&format!("text_{}", l.code())));
     if let Some(text) = localized {
         args.retain(|(k, _)| *k != "text");
         args.push(("text", text.clone()));
@@ -108,7 +108,31 @@ mod tests {
             "Weather warning: Hail tonight"
         );
         assert_eq!(render_message(&m, Language::Hi), "मौसम चेतावनी: आज रात ओले");
-        assert_eq!(render_message(&m, Language::Mr), "मौसम चेतावनी: आज रात ओले");
+        // No Marathi text: the Hindi one, in the Marathi message.
+        assert_eq!(render_message(&m, Language::Mr), "हवामान इशारा: आज रात ओले");
+        let m = message(
+            "weather-warning",
+            &[
+                ("text_en", "Hail tonight"),
+                ("text_hi", "आज रात ओले"),
+                ("text_mr", "आज रात्री गारपीट"),
+            ],
+        );
+        assert_eq!(
+            render_message(&m, Language::Mr),
+            "हवामान इशारा: आज रात्री गारपीट"
+        );
+        assert_eq!(render_message(&m, Language::Hi), "मौसम चेतावनी: आज रात ओले");
+        let only_en = message("weather-warning", &[("text_en", "Hail tonight")]);
+        assert_eq!(
+            render_message(&only_en, Language::Mr),
+            "हवामान इशारा: Hail tonight"
+        );
+        let dry = message("dry-soil", &[("field", "12/3"), ("value", "9")]);
+        assert_eq!(
+            render_message(&dry, Language::Mr),
+            "शेत 12/3 मधील माती कोरडी: ओलावा 9%. पाणी द्या."
+        );
     }
 
     #[test]
@@ -125,12 +149,16 @@ mod tests {
     }
 
     #[test]
-    fn every_notify_message_exists_in_both_languages() {
+    fn every_notify_message_exists_in_every_language() {
         let catalog = notify_catalog().unwrap();
-        assert_eq!(
-            catalog.message_ids(Locale::En),
-            catalog.message_ids(Locale::Hi)
-        );
+        for locale in Locale::ALL {
+            assert_eq!(
+                catalog.message_ids(Locale::En),
+                catalog.message_ids(locale),
+                "{}",
+                locale.code()
+            );
+        }
         let digest = render_digest(
             &[
                 message("broadcast", &[("text", "a")]),

@@ -180,6 +180,27 @@ impl Crop {
         }
     }
 
+    /// The Marathi name used in replies (the names on Maharashtra's APMC boards).
+    pub fn marathi(self) -> &'static str {
+        match self {
+            Crop::Wheat => "गहू",
+            Crop::Rice => "भात",
+            Crop::Onion => "कांदा",
+            Crop::Soybean => "सोयाबीन",
+            Crop::Cotton => "कापूस",
+            Crop::Sugarcane => "ऊस",
+            Crop::Tomato => "टोमॅटो",
+            Crop::Gram => "हरभरा",
+            Crop::Tur => "तूर",
+            Crop::Maize => "मका",
+            Crop::Bajra => "बाजरी",
+            Crop::Jowar => "ज्वारी",
+            Crop::Potato => "बटाटा",
+            Crop::Groundnut => "भुईमूग",
+            Crop::Mustard => "मोहरी",
+        }
+    }
+
     /// Every spelling recognized (before normalization).
     fn names(self) -> &'static [&'static str] {
         match self {

@@ -11,8 +11,9 @@ use crate::answers::{MoistureAnswer, NutrientStatus, PriceAnswer, SoilAnswer, We
 use crate::l10n::{L10nError, Locale, sms_catalog};
 
 /// Characters of an advisory's weather text quoted in a reply: what is left of one UCS-2
-/// part (70) after "मौसम DD.MM.YY: " (15); English gets the same cut, well inside 160.
-pub const WEATHER_TEXT_CHARS_MAX: usize = 55;
+/// part (70) after the longest prefix, Marathi's "हवामान DD.MM.YY: " (17; Hindi's "मौसम …" is
+/// 15); Hindi and English get the same cut, English well inside its 160.
+pub const WEATHER_TEXT_CHARS_MAX: usize = 53;
 
 /// What to answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +73,7 @@ fn cut(text: &str, chars_max: usize) -> String {
 fn crop_name(crop: crate::sms::command::Crop, locale: Locale) -> String {
     match locale {
         Locale::Hi => crop.hindi().to_owned(),
+        Locale::Mr => crop.marathi().to_owned(),
         Locale::En => {
             let key = crop.key();
             let mut chars = key.chars();
@@ -126,10 +128,7 @@ pub fn message(
             "weather",
             vec![
                 ("date", short_date(&w.as_of)),
-                (
-                    "text",
-                    cut(w.text_in(locale.code()), WEATHER_TEXT_CHARS_MAX),
-                ),
+                ("text", cut(w.text_in(locale), WEATHER_TEXT_CHARS_MAX)),
             ],
         ),
         Reply::Weather(WeatherAnswer::NoData) => ("weather-none", vec![]),
@@ -204,10 +203,11 @@ mod tests {
 
     /// Every reply a farmer typically gets, with realistic (longish) values.
     fn typical_replies(locale: Locale) -> Vec<Reply> {
-        // Names come as the farmer wrote them: Latin for English speakers, Devanagari for Hindi.
+        // Names come as the farmer wrote them: Latin for English speakers, Devanagari for
+        // Hindi and Marathi.
         let name = match locale {
             Locale::En => "Sunita Pawar".to_owned(),
-            Locale::Hi => "सुनीता पवार".to_owned(),
+            Locale::Hi | Locale::Mr => "सुनीता पवार".to_owned(),
         };
         let price = MandiPrice {
             crop: Crop::Wheat,
@@ -225,6 +225,10 @@ mod tests {
         weather_text.insert(
             "hi".to_owned(),
             "सूखा, 12-29°C। शुक्रवार हल्की बारिश संभव; गेहूं की सिंचाई टालें।".to_owned(),
+        );
+        weather_text.insert(
+            "mr".to_owned(),
+            "कोरडे, 12-29°C. शुक्रवारी हलका पाऊस शक्य; गव्हाला पाणी देणे पुढे ढकला.".to_owned(),
         );
         let card = SoilCard {
             sampled_on: "2025-04-12".into(),
@@ -296,15 +300,19 @@ mod tests {
     }
 
     #[test]
-    fn every_message_exists_in_both_languages() {
+    fn every_message_exists_in_every_language() {
         let catalog = sms_catalog().unwrap();
         let en: std::collections::BTreeSet<_> = catalog.message_ids(Locale::En).iter().collect();
-        let hi: std::collections::BTreeSet<_> = catalog.message_ids(Locale::Hi).iter().collect();
         assert!(en.len() >= 20, "{en:?}");
-        assert_eq!(
-            en, hi,
-            "English and Hindi catalogs must have the same messages"
-        );
+        for locale in Locale::ALL {
+            let ids: std::collections::BTreeSet<_> = catalog.message_ids(locale).iter().collect();
+            assert_eq!(
+                en,
+                ids,
+                "the English and {} catalogs must have the same messages",
+                locale.code()
+            );
+        }
         // Every message id is reachable from some reply, and renders in both.
         let used: std::collections::BTreeSet<String> = typical_replies(Locale::En)
             .iter()
@@ -339,6 +347,88 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn marathi_replies_read_right() {
+        let price = |crop| {
+            Reply::Price(PriceAnswer::Found(MandiPrice {
+                crop,
+                market: "Parner APMC".into(),
+                min_inr_per_quintal: 2350,
+                max_inr_per_quintal: 2600,
+                modal_inr_per_quintal: 2480,
+                as_of: "2026-01-14".into(),
+            }))
+        };
+        assert_eq!(
+            render(&price(Crop::Wheat), Locale::Mr, ist()).unwrap(),
+            "गहू 14.01.26: ₹2350-2600, सरासरी ₹2480/क्विंटल, Parner APMC"
+        );
+        assert!(
+            render(&price(Crop::Onion), Locale::Mr, ist())
+                .unwrap()
+                .starts_with("कांदा ")
+        );
+        assert_eq!(
+            render(
+                &Reply::Price(PriceAnswer::NoData(Crop::Gram)),
+                Locale::Mr,
+                ist()
+            )
+            .unwrap(),
+            "हरभरा: भाव अजून उपलब्ध नाही. नंतर पुन्हा विचारा."
+        );
+        assert_eq!(
+            render(&Reply::LangSet, Locale::Mr, ist()).unwrap(),
+            "आता उत्तरे मराठीत येतील."
+        );
+        assert!(
+            render(&Reply::Help, Locale::Mr, ist())
+                .unwrap()
+                .starts_with("भाव <पीक>, हवामान, माती, ओलावा")
+        );
+    }
+
+    #[test]
+    fn marathi_weather_falls_back_to_hindi_before_english() {
+        let notice = |langs: &[&str]| {
+            let text = langs
+                .iter()
+                .map(|l| ((*l).to_owned(), format!("text-{l}")))
+                .collect();
+            Reply::Weather(WeatherAnswer::Found(WeatherNotice {
+                as_of: "2026-01-14".into(),
+                text,
+                title: "Weather".into(),
+            }))
+        };
+        let mr = |langs: &[&str]| render(&notice(langs), Locale::Mr, ist()).unwrap();
+        assert_eq!(mr(&["en", "hi", "mr"]), "हवामान 14.01.26: text-mr");
+        assert_eq!(mr(&["en", "hi"]), "हवामान 14.01.26: text-hi");
+        assert_eq!(mr(&["en"]), "हवामान 14.01.26: text-en");
+        assert_eq!(mr(&[]), "हवामान 14.01.26: Weather");
+        // Hindi and English readers keep their order: their language, then English.
+        assert_eq!(
+            render(&notice(&["en", "mr"]), Locale::Hi, ist()).unwrap(),
+            "मौसम 14.01.26: text-en"
+        );
+    }
+
+    #[test]
+    fn the_longest_weather_text_still_fits_one_part() {
+        for locale in Locale::ALL {
+            // English notices are GSM-7 text; Hindi and Marathi ones UCS-2.
+            let long = if locale == Locale::En { "w" } else { "क" }.repeat(200);
+            let reply = Reply::Weather(WeatherAnswer::Found(WeatherNotice {
+                as_of: "2026-01-14".into(),
+                text: [(locale.code().to_owned(), long)].into_iter().collect(),
+                title: "Weather".into(),
+            }));
+            let text = render(&reply, locale, ist()).unwrap();
+            let parts = split_text(&text, ConcatReference::Eight(0)).unwrap();
+            assert_eq!(parts.len(), 1, "{locale:?}: {text}");
         }
     }
 

@@ -55,6 +55,7 @@ fn topic_key(topic: Topic) -> &'static str {
 fn commodity(key: &str, locale: Locale) -> String {
     match (locale, Crop::from_word(key)) {
         (Locale::Hi, Some(crop)) => crop.hindi().to_owned(),
+        (Locale::Mr, Some(crop)) => crop.marathi().to_owned(),
         (_, Some(crop)) => crop.key().to_owned(),
         _ => key.to_owned(),
     }
@@ -292,7 +293,7 @@ mod tests {
     }
 
     #[test]
-    fn every_prompt_id_exists_in_both_languages_and_renders() {
+    fn every_prompt_id_exists_in_every_language_and_renders() {
         let catalog = ivr_catalog().unwrap();
         for locale in Locale::ALL {
             for id in PROMPT_MESSAGE_IDS {
@@ -303,11 +304,14 @@ mod tests {
                 );
             }
         }
-        assert_eq!(
-            catalog.message_ids(Locale::En),
-            catalog.message_ids(Locale::Hi),
-            "en and hi have the same messages in the same order"
-        );
+        for locale in Locale::ALL {
+            assert_eq!(
+                catalog.message_ids(Locale::En),
+                catalog.message_ids(locale),
+                "en and {} have the same messages in the same order",
+                locale.code()
+            );
+        }
         let prompts = every_prompt();
         let ids: std::collections::BTreeSet<_> = prompts.iter().map(Prompt::message_id).collect();
         assert_eq!(
@@ -315,13 +319,36 @@ mod tests {
             PROMPT_MESSAGE_IDS.len(),
             "every prompt is rendered below"
         );
-        for language in [Language::Hi, Language::En] {
+        for locale in Locale::ALL {
             for p in &prompts {
-                let text = render_prompt(p, language).unwrap();
+                let text = render_prompt(p, locale.language()).unwrap();
                 assert!(!text.trim().is_empty(), "{p:?}");
                 assert!(!text.contains('{'), "{text}");
+                // Every piece is one text-to-speech command line the modem accepts.
+                for chunk in tts_chunks(&text) {
+                    farmco_hardware::driver::ModemProfile::Sim800
+                        .speak_command(&chunk)
+                        .unwrap();
+                }
             }
         }
+    }
+
+    #[test]
+    fn marathi_prompts_speak_marathi() {
+        let prices = render_prompt(&every_prompt()[2], Language::Mr).unwrap();
+        assert_eq!(
+            prices,
+            "बाजारभाव. गहू, Parner APMC, 14.01.2026: क्विंटलला 2480 रुपये, किमान 2350, कमाल 2600."
+        );
+        let menu = render_prompt(&Prompt::Menu, Language::Mr).unwrap();
+        assert!(menu.starts_with("बाजारभावासाठी 1 दाबा."), "{menu}");
+        assert_eq!(
+            render_prompt(&Prompt::LanguageChanged("mr".into()), Language::Mr).unwrap(),
+            "आता मराठीत बोलूया."
+        );
+        let soil = render_prompt(&every_prompt()[4], Language::Mr).unwrap();
+        assert!(soil.contains("नत्र कमी, स्फुरद जास्त"), "{soil}");
     }
 
     #[test]
@@ -340,6 +367,9 @@ mod tests {
         assert!(said(0, Language::Hi).starts_with("आपका कोई खुला अलर्ट नहीं है।"));
         assert!(said(1, Language::Hi).starts_with("आपका एक खुला अलर्ट है।"));
         assert!(said(3, Language::Hi).starts_with("आपके 3 खुले अलर्ट हैं।"));
+        assert_eq!(said(0, Language::Mr).trim(), "तुमच्यासाठी कोणतीही सूचना नाही.");
+        assert!(said(1, Language::Mr).starts_with("तुमच्यासाठी एक सूचना आहे. कोरडी माती,"));
+        assert!(said(2, Language::Mr).starts_with("तुमच्यासाठी 2 सूचना आहेत."));
     }
 
     #[test]
@@ -351,15 +381,17 @@ mod tests {
     }
 
     #[test]
-    fn the_hindi_menu_needs_several_commands_and_each_fits() {
-        let menu = render_prompt(&Prompt::Menu, Language::Hi).unwrap();
-        let chunks = tts_chunks(&menu);
-        assert!(chunks.len() > 1);
-        for c in &chunks {
-            assert!(c.chars().count() <= TTS_CHUNK_CHARS_MAX);
-            farmco_hardware::driver::ModemProfile::Sim800
-                .speak_command(c)
-                .unwrap();
+    fn the_hindi_and_marathi_menus_need_several_commands_and_each_fits() {
+        for language in [Language::Hi, Language::Mr] {
+            let menu = render_prompt(&Prompt::Menu, language).unwrap();
+            let chunks = tts_chunks(&menu);
+            assert!(chunks.len() > 1);
+            for c in &chunks {
+                assert!(c.chars().count() <= TTS_CHUNK_CHARS_MAX);
+                farmco_hardware::driver::ModemProfile::Sim800
+                    .speak_command(c)
+                    .unwrap();
+            }
         }
     }
 
