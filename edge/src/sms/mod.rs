@@ -158,17 +158,29 @@ pub fn handle_incoming(
     })
 }
 
-/// The reply language: the farmer's, else the phone's LANG choice, else the script of the
-/// message (Devanagari → Hindi). Pure.
+/// The reply language: the farmer's, else the phone's LANG choice, else the language of the
+/// message itself (`command::text_language`: Devanagari with Marathi-only words → Marathi,
+/// other Devanagari → Hindi, anything else → English). Pure.
 pub fn reply_locale(
     farmer_language: Option<Language>,
     lang_setting: Option<Language>,
     text: &str,
 ) -> Locale {
-    match farmer_language.or(lang_setting) {
-        Some(language) => Locale::for_language(language),
-        None if command::is_devanagari(text) => Locale::Hi,
-        None => Locale::En,
+    Locale::for_language(
+        farmer_language
+            .or(lang_setting)
+            .unwrap_or_else(|| command::text_language(text)),
+    )
+}
+
+/// The language a self-registration (REG) is stored with: for a name in Devanagari, the
+/// phone's LANG choice when it is Hindi or Marathi, else the language of the message; for a
+/// name in Latin letters, the LANG choice, else English. Pure.
+pub fn registration_language(lang_setting: Option<Language>, text: &str) -> Language {
+    match (command::devanagari_language(text), lang_setting) {
+        (Some(_), Some(chosen @ (Language::Hi | Language::Mr))) => chosen,
+        (Some(written), _) => written,
+        (None, chosen) => chosen.unwrap_or(Language::En),
     }
 }
 
@@ -204,16 +216,12 @@ fn interpret(
         Ok(Command::Register(name)) => match farmer {
             Some(f) => Reply::RegAlready(f.name.clone()),
             None => {
-                let language = if command::is_devanagari(&sms.text) {
-                    "hi"
-                } else {
-                    lang_setting.map_or("en", |l| l.code())
-                };
+                let language = registration_language(lang_setting, &sms.text);
                 let id = sms_store::upsert_pending_registration(
                     tx,
                     phone.as_str(),
                     &name,
-                    language,
+                    language.code(),
                     now_ms,
                 )?;
                 audit::append(
@@ -423,5 +431,36 @@ mod tests {
         assert_eq!(reply_locale(None, None, "मदद"), Locale::Hi);
         assert_eq!(reply_locale(None, None, "madad"), Locale::En);
         assert_eq!(reply_locale(Some(Language::Mr), None, "help"), Locale::Mr);
+        // A stranger's Marathi words get Marathi; shared words alone stay Hindi.
+        assert_eq!(reply_locale(None, None, "भाव कांदा"), Locale::Mr);
+        assert_eq!(reply_locale(None, None, "हवामान"), Locale::Mr);
+        assert_eq!(reply_locale(None, None, "भाव तूर"), Locale::Hi);
+        assert_eq!(reply_locale(None, None, "HAVAMAN"), Locale::En);
+        // The farmer's stored language and the LANG choice win over the words.
+        assert_eq!(reply_locale(Some(Language::Mr), None, "भाव गेहूं"), Locale::Mr);
+        assert_eq!(reply_locale(Some(Language::Hi), None, "हवामान"), Locale::Hi);
+        assert_eq!(reply_locale(None, Some(Language::Mr), "मौसम"), Locale::Mr);
+    }
+
+    #[test]
+    fn registration_language_rules() {
+        assert_eq!(registration_language(None, "REG Asha More"), Language::En);
+        assert_eq!(
+            registration_language(Some(Language::Mr), "REG Asha More"),
+            Language::Mr
+        );
+        assert_eq!(registration_language(None, "REG सुनीता पवार"), Language::Hi);
+        assert_eq!(
+            registration_language(None, "नोंदणी सुनीता पवार"),
+            Language::Mr
+        );
+        assert_eq!(
+            registration_language(Some(Language::Mr), "REG सुनीता पवार"),
+            Language::Mr
+        );
+        assert_eq!(
+            registration_language(Some(Language::En), "REG सुनीता पवार"),
+            Language::Hi
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The SMS service inside the node: exactly-once answers across re-emission, the whole path
 //! through the in-process simulator over a real pseudo-terminal (reply, delivery report),
-//! registration by SMS confirmed by an agent, consent, language choice and incomplete
-//! multipart messages.
+//! registration by SMS confirmed by an agent, consent, language choice (Marathi told from
+//! Hindi) and incomplete multipart messages.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -211,6 +211,81 @@ async fn registration_by_sms_is_confirmed_by_an_agent_of_the_village() {
         status,
         StatusCode::FORBIDDEN,
         "the inbox is for supervisors"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marathi_speakers_are_answered_in_marathi() {
+    const MARATHI_FARMER: &str = "+919800000011";
+    const NEWCOMER: &str = "+919800000012";
+    let node = TestNode::new();
+    let store = node.state.store.clone();
+    seed_wheat_price(&store);
+    let reply = |from: &str, text: &str, key: &str| {
+        sms::handle_incoming(&store, &incoming(from, text, key), ctx(), 1_000).unwrap();
+        outbox(&store)[0].body.clone()
+    };
+    // A stranger: Marathi words get Marathi, with the crop named in Marathi.
+    assert_eq!(
+        reply(STRANGER, "भाव गहू", "m1"),
+        "गहू 14.01.26: ₹2350-2600, सरासरी ₹2480/क्विंटल, Parner APMC"
+    );
+    assert!(reply(STRANGER, "हवामान", "m2").starts_with("हवामानाची सूचना अजून"));
+    assert!(reply(STRANGER, "माती", "m3").starts_with("नंबर नोंदलेला नाही."));
+    // Words Hindi and Marathi share: Hindi, as for any Devanagari text.
+    assert!(reply(STRANGER, "भाव तूर", "m4").starts_with("तूर का भाव"));
+    // LANG MR is kept for the phone: shared words and Latin commands now get Marathi.
+    assert_eq!(reply(STRANGER, "LANG MR", "m5"), "आता उत्तरे मराठीत येतील.");
+    assert_eq!(
+        reply(STRANGER, "BHAV KANDA", "m6"),
+        "कांदा: भाव अजून उपलब्ध नाही. नंतर पुन्हा विचारा."
+    );
+    assert!(reply(STRANGER, "भाव तूर", "m7").starts_with("तूर: भाव अजून"));
+
+    // A registered Marathi farmer gets Marathi whatever the words.
+    let agent = node.login("agent").await;
+    let (status, body) = node
+        .call(
+            "POST",
+            "/api/v1/farmers",
+            Some(&agent),
+            Some(
+                json!({"name": "Sunita Kale", "phone": MARATHI_FARMER, "language": "mr",
+                "village_code": VILLAGE}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(reply(MARATHI_FARMER, "PRICE WHEAT", "f1").starts_with("गहू 14.01.26: ₹2350-2600"));
+    assert!(reply(MARATHI_FARMER, "भाव गेहूं", "f2").starts_with("गहू 14.01.26"));
+    assert_eq!(
+        reply(MARATHI_FARMER, "SOIL", "f3"),
+        "तुमची माती तपासणी नोंदलेली नाही. एजंटकडे मृदा आरोग्य पत्रिका मागा."
+    );
+
+    // Registration with the Marathi word: stored as Marathi, welcomed in Marathi.
+    assert_eq!(
+        reply(NEWCOMER, "नोंदणी सुनीता काळे", "r1"),
+        "धन्यवाद सुनीता काळे! नोंदणी अर्ज मिळाला, एजंट पुष्टी करतील."
+    );
+    let pending = store
+        .read(|c| sms_store::list_registrations(c, Some("pending"), 10))
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].language, "mr");
+    let farmer = sms::confirm_registration(
+        &store,
+        pending[0].id,
+        farmco_sync::VillageCode::parse("v", VILLAGE).unwrap(),
+        "agent",
+        ctx().offset,
+        2_000,
+    )
+    .unwrap();
+    assert_eq!(farmer.language, farmco_sync::Language::Mr);
+    assert_eq!(
+        outbox(&store)[0].body,
+        "स्वागत सुनीता काळे! नोंदणी पूर्ण. मेनूसाठी मदत पाठवा."
     );
 }
 

@@ -1,17 +1,30 @@
 //! Farmers' SMS commands: a pure parser from the text of a message to a [`Command`].
 //!
-//! Keywords in English, Hindi (Devanagari) and Hinglish (Hindi in Latin letters), any case:
+//! Keywords in English, Hindi and Marathi (Devanagari), and Hindi or Marathi typed in Latin
+//! letters (Hinglish, "BHAV KANDA"), any case:
 //!
-//! | command | keywords | argument |
-//! |---|---|---|
-//! | help | HELP, MADAD, मदद, SAHAYATA, सहायता, ? | – |
-//! | price | PRICE, BHAV, BHAAV, BHAO, MANDI, भाव, मंडी, दाम | a crop ([`Crop`]) |
-//! | weather | WEATHER, MAUSAM, MOSAM, मौसम | – |
-//! | soil | SOIL, MITTI, मिट्टी, मिटटी | – |
-//! | moisture | MOISTURE, NAMI, नमी | – |
-//! | register | REG, REGISTER, पंजीकरण | the farmer's name |
-//! | language | LANG, BHASHA, भाषा | `en`/`hi`/... or a language's name |
-//! | stop / start alerts | STOP, BAND, बंद / START, SHURU, शुरू | – |
+//! | command | English / Latin | Hindi | Marathi | argument |
+//! |---|---|---|---|---|
+//! | help | HELP, MADAD, MADAT, SAHAYATA, ? | मदद, सहायता | मदत | – |
+//! | price | PRICE, BHAV, BHAAV, BHAO, MANDI | भाव, दर, मंडी, दाम | भाव, दर, बाजारभाव | a crop ([`Crop`]) |
+//! | weather | WEATHER, MAUSAM, HAVAMAN | मौसम | हवामान | – |
+//! | soil | SOIL, MITTI, MATI | मिट्टी, मिटटी, माटी | माती | – |
+//! | moisture | MOISTURE, NAMI, OLAVA | नमी | ओलावा | – |
+//! | register | REG, REGISTER, NONDANI | पंजीकरण, रजिस्टर | नोंदणी, रजिस्टर | the farmer's name |
+//! | language | LANG, BHASHA | भाषा | भाषा | `en`/`hi`/`mr` or a language's name |
+//! | stop alerts | STOP, BAND | बंद | बंद | – |
+//! | start alerts | START, SHURU, SURU | शुरू | सुरू | – |
+//!
+//! Crops have their English, Hindi and Marathi names and the Latin spellings farmers type
+//! ([`Crop`]).
+//!
+//! **Hindi or Marathi?** Both are written in Devanagari and share words (भाव, बंद, तूर), so a
+//! Devanagari text's language is read from its words ([`devanagari_language`]): Marathi when it
+//! has more Marathi-only words (the Marathi column above, Marathi crop names such as गहू, कांदा,
+//! हरभरा, or any word with ळ, a letter Hindi does not use) than Hindi-only ones; Hindi otherwise,
+//! including a tie or only shared words. This only picks the reply language of a phone the box
+//! knows nothing about: a registered farmer's stored language, then a phone's LANG choice, come
+//! first (`farmco_edge::sms::reply_locale`). A text in Latin letters is answered in English.
 //!
 //! The text is NFC-normalized, zero-width joiners and stray punctuation (`.,!?:;"'()` and the
 //! danda `।`) are dropped, so "Bhav: Gehun!" and "भाव गेहूँ।" parse alike. Anything else is a
@@ -201,42 +214,107 @@ impl Crop {
         }
     }
 
-    /// Every spelling recognized (before normalization).
-    fn names(self) -> &'static [&'static str] {
+    /// Every spelling recognized (before normalization), by who writes it.
+    fn names(self) -> Spellings {
         match self {
-            Crop::Wheat => &[
-                "wheat",
-                "gehun",
-                "gehu",
-                "gehoon",
-                "gehum",
-                "गेहूं",
-                "गेहूँ",
-                "गेहू",
-            ],
-            Crop::Rice => &["rice", "paddy", "dhan", "dhaan", "chawal", "धान", "चावल"],
-            Crop::Onion => &[
-                "onion",
-                "pyaz",
-                "pyaj",
-                "pyaaz",
-                "kanda",
-                "प्याज",
-                "प्याज़",
-                "कांदा",
-            ],
-            Crop::Soybean => &["soybean", "soyabean", "soya", "सोयाबीन"],
-            Crop::Cotton => &["cotton", "kapas", "kapaas", "कपास"],
-            Crop::Sugarcane => &["sugarcane", "ganna", "गन्ना"],
-            Crop::Tomato => &["tomato", "tamatar", "टमाटर"],
-            Crop::Gram => &["gram", "chana", "channa", "चना"],
-            Crop::Tur => &["tur", "toor", "arhar", "tuar", "तूर", "अरहर", "तुअर"],
-            Crop::Maize => &["maize", "corn", "makka", "makki", "मक्का"],
-            Crop::Bajra => &["bajra", "pearl", "बाजरा"],
-            Crop::Jowar => &["jowar", "jwar", "sorghum", "ज्वार"],
-            Crop::Potato => &["potato", "aloo", "alu", "आलू"],
-            Crop::Groundnut => &["groundnut", "peanut", "moongfali", "mungfali", "मूंगफली"],
-            Crop::Mustard => &["mustard", "sarson", "सरसों"],
+            Crop::Wheat => Spellings {
+                latin: &["wheat", "gehun", "gehu", "gehoon", "gehum", "gahu", "gahoo"],
+                hindi: &["गेहूं", "गेहूँ", "गेहू"],
+                marathi: &["गहू"],
+                ..Spellings::NONE
+            },
+            Crop::Rice => Spellings {
+                latin: &[
+                    "rice", "paddy", "dhan", "dhaan", "chawal", "bhat", "tandul", "tandool",
+                ],
+                hindi: &["धान", "चावल"],
+                marathi: &["भात", "तांदूळ"],
+                ..Spellings::NONE
+            },
+            Crop::Onion => Spellings {
+                latin: &["onion", "pyaz", "pyaj", "pyaaz", "kanda"],
+                hindi: &["प्याज", "प्याज़"],
+                marathi: &["कांदा"],
+                ..Spellings::NONE
+            },
+            Crop::Soybean => Spellings {
+                latin: &["soybean", "soyabean", "soya"],
+                shared: &["सोयाबीन"],
+                ..Spellings::NONE
+            },
+            Crop::Cotton => Spellings {
+                latin: &["cotton", "kapas", "kapaas", "kapus", "kapoos"],
+                hindi: &["कपास"],
+                marathi: &["कापूस"],
+                ..Spellings::NONE
+            },
+            Crop::Sugarcane => Spellings {
+                latin: &["sugarcane", "ganna", "oos", "us"],
+                hindi: &["गन्ना"],
+                marathi: &["ऊस"],
+                ..Spellings::NONE
+            },
+            Crop::Tomato => Spellings {
+                latin: &["tomato", "tamatar"],
+                shared: &["टोमाटो"],
+                hindi: &["टमाटर"],
+                marathi: &["टोमॅटो"],
+            },
+            Crop::Gram => Spellings {
+                latin: &["gram", "chana", "channa", "harbhara", "harbara"],
+                hindi: &["चना"],
+                marathi: &["हरभरा"],
+                ..Spellings::NONE
+            },
+            Crop::Tur => Spellings {
+                latin: &["tur", "toor", "arhar", "tuar", "turi"],
+                shared: &["तूर"],
+                hindi: &["अरहर", "तुअर"],
+                marathi: &["तुरी"],
+            },
+            Crop::Maize => Spellings {
+                latin: &["maize", "corn", "makka", "makki", "maka"],
+                hindi: &["मक्का"],
+                marathi: &["मका"],
+                ..Spellings::NONE
+            },
+            Crop::Bajra => Spellings {
+                latin: &["bajra", "pearl", "bajri"],
+                hindi: &["बाजरा"],
+                marathi: &["बाजरी"],
+                ..Spellings::NONE
+            },
+            Crop::Jowar => Spellings {
+                latin: &["jowar", "jwar", "sorghum", "jwari", "jowari"],
+                hindi: &["ज्वार"],
+                marathi: &["ज्वारी"],
+                ..Spellings::NONE
+            },
+            Crop::Potato => Spellings {
+                latin: &["potato", "aloo", "alu", "batata"],
+                hindi: &["आलू"],
+                marathi: &["बटाटा"],
+                ..Spellings::NONE
+            },
+            Crop::Groundnut => Spellings {
+                latin: &[
+                    "groundnut",
+                    "peanut",
+                    "moongfali",
+                    "mungfali",
+                    "bhuimug",
+                    "shengdana",
+                ],
+                hindi: &["मूंगफली"],
+                marathi: &["भुईमूग", "शेंगदाणा", "शेंगदाणे"],
+                ..Spellings::NONE
+            },
+            Crop::Mustard => Spellings {
+                latin: &["mustard", "sarson", "mohari"],
+                hindi: &["सरसों"],
+                marathi: &["मोहरी"],
+                ..Spellings::NONE
+            },
         }
     }
 
@@ -244,11 +322,55 @@ impl Crop {
     pub fn from_word(word: &str) -> Option<Crop> {
         let word = normalize(word);
         let word = word.trim();
-        Crop::ALL.into_iter().find(|crop| {
-            crop.names()
-                .iter()
-                .any(|name| normalize(name).as_str() == word)
-        })
+        Crop::ALL
+            .into_iter()
+            .find(|crop| crop.names().matches(word))
+    }
+}
+
+/// The spellings of one keyword or crop, by who writes them. Latin spellings (English,
+/// Hinglish, Marathi typed in Latin letters) and Devanagari ones shared by Hindi and Marathi
+/// name no language; Hindi-only and Marathi-only ones tell a Marathi text from a Hindi one
+/// ([`devanagari_language`]).
+#[derive(Debug, Clone, Copy)]
+struct Spellings {
+    latin: &'static [&'static str],
+    shared: &'static [&'static str],
+    hindi: &'static [&'static str],
+    marathi: &'static [&'static str],
+}
+
+impl Spellings {
+    const NONE: Spellings = Spellings {
+        latin: &[],
+        shared: &[],
+        hindi: &[],
+        marathi: &[],
+    };
+
+    fn all(self) -> impl Iterator<Item = &'static str> {
+        self.latin
+            .iter()
+            .chain(self.shared)
+            .chain(self.hindi)
+            .chain(self.marathi)
+            .copied()
+    }
+
+    /// Whether a normalized word is one of these spellings.
+    fn matches(self, word: &str) -> bool {
+        self.all().any(|k| normalize(k) == word)
+    }
+
+    /// The language only this normalized word's spelling belongs to, if any.
+    fn language_of(self, word: &str) -> Option<Language> {
+        if self.hindi.iter().any(|k| normalize(k) == word) {
+            Some(Language::Hi)
+        } else if self.marathi.iter().any(|k| normalize(k) == word) {
+            Some(Language::Mr)
+        } else {
+            None
+        }
     }
 }
 
@@ -288,29 +410,76 @@ fn keyword_is(word: &str, keywords: &[&str]) -> bool {
     keywords.iter().any(|k| normalize(k) == word)
 }
 
-const HELP: &[&str] = &["help", "madad", "मदद", "sahayata", "सहायता", "menu", "info"];
-const PRICE: &[&str] = &[
-    "price",
-    "prices",
-    "rate",
-    "bhav",
-    "bhaav",
-    "bhao",
-    "bhaw",
-    "mandi",
-    "daam",
-    "dam",
-    "भाव",
-    "मंडी",
-    "दाम",
+const HELP: Spellings = Spellings {
+    latin: &["help", "madad", "madat", "sahayata", "menu", "info"],
+    hindi: &["मदद", "सहायता"],
+    marathi: &["मदत"],
+    ..Spellings::NONE
+};
+const PRICE: Spellings = Spellings {
+    latin: &[
+        "price",
+        "prices",
+        "rate",
+        "bhav",
+        "bhaav",
+        "bhao",
+        "bhaw",
+        "mandi",
+        "daam",
+        "dam",
+        "bajarbhav",
+    ],
+    shared: &["भाव", "दर"],
+    hindi: &["मंडी", "दाम"],
+    marathi: &["बाजारभाव"],
+};
+const WEATHER: Spellings = Spellings {
+    latin: &[
+        "weather", "mausam", "mosam", "mousam", "havaman", "hawaman", "havamaan",
+    ],
+    hindi: &["मौसम"],
+    marathi: &["हवामान"],
+    ..Spellings::NONE
+};
+const SOIL: Spellings = Spellings {
+    latin: &["soil", "mitti", "mati", "maati"],
+    hindi: &["मिट्टी", "मिटटी", "माटी"],
+    marathi: &["माती"],
+    ..Spellings::NONE
+};
+const MOISTURE: Spellings = Spellings {
+    latin: &["moisture", "nami", "olava", "olawa", "oolava"],
+    hindi: &["नमी"],
+    marathi: &["ओलावा"],
+    ..Spellings::NONE
+};
+const REGISTER: Spellings = Spellings {
+    latin: &["reg", "register", "registration", "nondani", "nondni"],
+    shared: &["रजिस्टर"],
+    hindi: &["पंजीकरण"],
+    marathi: &["नोंदणी"],
+};
+const LANG: Spellings = Spellings {
+    latin: &["lang", "language", "bhasha"],
+    shared: &["भाषा"],
+    ..Spellings::NONE
+};
+const STOP: Spellings = Spellings {
+    latin: &["stop", "band", "unsubscribe"],
+    shared: &["बंद"],
+    ..Spellings::NONE
+};
+const START: Spellings = Spellings {
+    latin: &["start", "shuru", "suru", "subscribe"],
+    hindi: &["शुरू"],
+    marathi: &["सुरू"],
+    ..Spellings::NONE
+};
+/// Every command's keywords, for telling Hindi from Marathi.
+const KEYWORDS: [Spellings; 9] = [
+    HELP, PRICE, WEATHER, SOIL, MOISTURE, REGISTER, LANG, STOP, START,
 ];
-const WEATHER: &[&str] = &["weather", "mausam", "mosam", "mousam", "मौसम"];
-const SOIL: &[&str] = &["soil", "mitti", "mati", "मिट्टी", "मिटटी", "माटी"];
-const MOISTURE: &[&str] = &["moisture", "nami", "नमी"];
-const REGISTER: &[&str] = &["reg", "register", "registration", "पंजीकरण", "रजिस्टर"];
-const LANG: &[&str] = &["lang", "language", "bhasha", "भाषा"];
-const STOP: &[&str] = &["stop", "band", "बंद", "unsubscribe"];
-const START: &[&str] = &["start", "shuru", "शुरू", "subscribe"];
 
 /// Parse a language argument: an ISO code or a language's name in English, Hinglish or its
 /// own script.
@@ -339,10 +508,10 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         return Err(ParseError::Empty);
     };
     let rest: Vec<&str> = words.collect();
-    if keyword_is(first, HELP) {
+    if HELP.matches(first) {
         return Ok(Command::Help);
     }
-    if keyword_is(first, PRICE) {
+    if PRICE.matches(first) {
         let Some(word) = rest.first() else {
             return Err(ParseError::MissingCrop);
         };
@@ -353,22 +522,22 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
             .map(Command::Price)
             .ok_or_else(|| ParseError::UnknownCrop((*word).to_owned()));
     }
-    if keyword_is(first, WEATHER) {
+    if WEATHER.matches(first) {
         return Ok(Command::Weather);
     }
-    if keyword_is(first, SOIL) {
+    if SOIL.matches(first) {
         return Ok(Command::Soil);
     }
-    if keyword_is(first, MOISTURE) {
+    if MOISTURE.matches(first) {
         return Ok(Command::Moisture);
     }
-    if keyword_is(first, STOP) {
+    if STOP.matches(first) {
         return Ok(Command::Stop);
     }
-    if keyword_is(first, START) {
+    if START.matches(first) {
         return Ok(Command::Start);
     }
-    if keyword_is(first, LANG) {
+    if LANG.matches(first) {
         let Some(word) = rest.first() else {
             return Err(ParseError::MissingLanguage);
         };
@@ -376,7 +545,7 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
             .map(Command::Lang)
             .ok_or_else(|| ParseError::UnknownLanguage((*word).to_owned()));
     }
-    if keyword_is(first, REGISTER) {
+    if REGISTER.matches(first) {
         return register_name(text);
     }
     // A crop alone ("gehun") is a price question.
@@ -410,7 +579,48 @@ fn register_name(text: &str) -> Result<Command, ParseError> {
     Ok(Command::Register(name))
 }
 
-/// True when the text is mostly Devanagari (the reply language of an unknown sender).
+/// Devanagari ळ (LLA): Marathi writes it (काळा, तांदूळ, ओळख), Hindi does not.
+const MARATHI_LETTER_LLA: char = '\u{0933}';
+/// Words of a text read to tell Hindi from Marathi: commands are a few words, and the cost of
+/// comparing each word with every keyword and crop name stays bounded.
+pub const LANGUAGE_WORDS_MAX: usize = 20;
+
+/// The language of a Devanagari text: Marathi when more of its words are Marathi-only (a
+/// Marathi keyword or crop name, or a word with ळ) than Hindi-only, else Hindi (ties and
+/// shared words such as भाव, बंद, तूर included). `None` when the text is not mostly Devanagari
+/// ([`is_devanagari`]). See the module docs for where this rule is used.
+pub fn devanagari_language(text: &str) -> Option<Language> {
+    if !is_devanagari(text) {
+        return None;
+    }
+    let (mut hindi, mut marathi) = (0usize, 0usize);
+    for word in normalize(text).split(' ').take(LANGUAGE_WORDS_MAX) {
+        let spelled = KEYWORDS
+            .iter()
+            .copied()
+            .chain(Crop::ALL.iter().map(|crop| crop.names()))
+            .find_map(|spellings| spellings.language_of(word));
+        match spelled {
+            Some(Language::Hi) => hindi += 1,
+            Some(Language::Mr) => marathi += 1,
+            _ if word.contains(MARATHI_LETTER_LLA) => marathi += 1,
+            _ => {}
+        }
+    }
+    Some(if marathi > hindi {
+        Language::Mr
+    } else {
+        Language::Hi
+    })
+}
+
+/// The language a text is written in, for a sender the box knows nothing about: Hindi or
+/// Marathi for Devanagari ([`devanagari_language`]), English for anything else.
+pub fn text_language(text: &str) -> Language {
+    devanagari_language(text).unwrap_or(Language::En)
+}
+
+/// True when the text is mostly Devanagari (Hindi or Marathi).
 pub fn is_devanagari(text: &str) -> bool {
     let (mut deva, mut latin) = (0usize, 0usize);
     for c in text.chars().take(TEXT_CHARS_MAX) {
@@ -484,6 +694,136 @@ mod tests {
     }
 
     #[test]
+    fn marathi_keywords_in_devanagari_and_latin() {
+        for text in ["मदत", "MADAT", "madat"] {
+            check(text, Ok(Command::Help));
+        }
+        for text in ["हवामान", "HAVAMAN", "Havaman!"] {
+            check(text, Ok(Command::Weather));
+        }
+        for text in ["माती", "MATI", "maati"] {
+            check(text, Ok(Command::Soil));
+        }
+        for text in ["ओलावा", "OLAVA"] {
+            check(text, Ok(Command::Moisture));
+        }
+        for text in ["भाव गहू", "BHAV GAHU", "बाजारभाव गहू", "दर गहू", "गहू"]
+        {
+            check(text, Ok(Command::Price(Crop::Wheat)));
+        }
+        for (text, crop) in [
+            ("भाव तांदूळ", Crop::Rice),
+            ("भाव भात", Crop::Rice),
+            ("bhav tandul", Crop::Rice),
+            ("भाव कांदा", Crop::Onion),
+            ("BHAV KANDA", Crop::Onion),
+            ("भाव टोमॅटो", Crop::Tomato),
+            ("भाव कापूस", Crop::Cotton),
+            ("bhav kapus", Crop::Cotton),
+            ("भाव सोयाबीन", Crop::Soybean),
+            ("भाव हरभरा", Crop::Gram),
+            ("bhav harbhara", Crop::Gram),
+            ("भाव तूर", Crop::Tur),
+            ("भाव तुरी", Crop::Tur),
+            ("भाव भुईमूग", Crop::Groundnut),
+            ("bhav bhuimug", Crop::Groundnut),
+            ("भाव शेंगदाणा", Crop::Groundnut),
+            ("भाव मोहरी", Crop::Mustard),
+            ("भाव ऊस", Crop::Sugarcane),
+            ("BHAV US", Crop::Sugarcane),
+            ("भाव बाजरी", Crop::Bajra),
+            ("भाव ज्वारी", Crop::Jowar),
+            ("bhav jwari", Crop::Jowar),
+            ("भाव मका", Crop::Maize),
+            ("भाव बटाटा", Crop::Potato),
+            ("BHAV BATATA", Crop::Potato),
+        ] {
+            check(text, Ok(Command::Price(crop)));
+        }
+        check("नोंदणी सुनीता काळे", Ok(Command::Register("सुनीता काळे".into())));
+        check("NONDANI Asha", Ok(Command::Register("Asha".into())));
+        check("सुरू", Ok(Command::Start));
+        check("बंद", Ok(Command::Stop));
+        for text in [
+            "LANG MR",
+            "lang mr",
+            "भाषा मराठी",
+            "LANG marathi",
+            "bhasha marathi",
+        ] {
+            check(text, Ok(Command::Lang(Language::Mr)));
+        }
+    }
+
+    #[test]
+    fn every_crop_name_shown_in_a_reply_parses_back() {
+        for crop in Crop::ALL {
+            for name in [crop.key(), crop.hindi(), crop.marathi()] {
+                assert_eq!(Crop::from_word(name), Some(crop), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_spelling_names_two_crops_or_a_crop_and_a_command() {
+        let mut seen = std::collections::BTreeMap::new();
+        let crops = Crop::ALL.iter().map(|c| (format!("{c:?}"), c.names()));
+        let commands = KEYWORDS
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (format!("command {i}"), *k));
+        for (owner, spellings) in crops.chain(commands) {
+            for word in spellings.all() {
+                let word = normalize(word);
+                if let Some(other) = seen.insert(word.clone(), owner.clone()) {
+                    assert_eq!(other, owner, "{word:?} spells both");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn marathi_is_told_from_hindi_by_its_words() {
+        for text in [
+            "हवामान",
+            "माती",
+            "ओलावा",
+            "मदत",
+            "भाव गहू",
+            "भाव कांदा",
+            "भाव तांदूळ",
+            "नोंदणी सुनीता पवार",
+            "REG सुनीता काळे",
+            "सुरू",
+            "ओलावा किती आहे?",
+        ] {
+            assert_eq!(devanagari_language(text), Some(Language::Mr), "{text}");
+            assert_eq!(text_language(text), Language::Mr, "{text}");
+        }
+        for text in [
+            "मौसम",
+            "मिट्टी",
+            "नमी",
+            "मदद",
+            "भाव गेहूं",
+            "भाव प्याज",
+            "शुरू",
+            "REG सुनीता पवार",
+            // Shared words only, or a tie: Hindi, as before Marathi had its own replies.
+            "भाव तूर",
+            "बंद",
+            "भाव",
+            "मौसम हवामान",
+        ] {
+            assert_eq!(devanagari_language(text), Some(Language::Hi), "{text}");
+        }
+        for text in ["HAVAMAN", "bhav kanda", "12345", ""] {
+            assert_eq!(devanagari_language(text), None, "{text}");
+            assert_eq!(text_language(text), Language::En, "{text}");
+        }
+    }
+
+    #[test]
     fn registration_keeps_the_name_as_written() {
         check(
             "REG Sunita Pawar",
@@ -538,6 +878,7 @@ mod tests {
         #[test]
         fn parse_never_panics_on_devanagari(text in "[\\u{0900}-\\u{097F} a-zA-Z.!।]{0,80}") {
             let _ = parse(&text);
+            let _ = text_language(&text);
         }
     }
 }
