@@ -70,6 +70,7 @@ pub fn seed_sms_demo(store: &Store, today: &str, now_ms: i64) -> StoreResult<Sms
             "text": {
                 "en": "Dry, 12-29 C. Light rain likely Friday; delay irrigation.",
                 "hi": "सूखा, 12-29°C। शुक्रवार हल्की बारिश संभव; सिंचाई टालें।",
+                "mr": "कोरडे, 12-29°C. शुक्रवारी हलका पाऊस शक्य; सिंचन टाळा.",
             },
         });
         n += tx.execute(

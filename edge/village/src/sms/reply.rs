@@ -3,7 +3,7 @@
 //!
 //! Formatting rules that keep replies inside one SMS part: dates as `DD.MM.YY`, prices as whole
 //! rupees, English text strictly GSM-7 (`Rs`, never `₹`), free text from advisories cut to what
-//! fits ([`WEATHER_TEXT_CHARS_MAX`]).
+//! fits ([`WEATHER_TEXT_CHARS_MAX`], [`WEATHER_TEXT_CHARS_MAX_MR`]).
 
 use time::UtcOffset;
 
@@ -11,9 +11,17 @@ use crate::answers::{MoistureAnswer, NutrientStatus, PriceAnswer, SoilAnswer, We
 use crate::l10n::{L10nError, Locale, sms_catalog};
 
 /// Characters of an advisory's weather text quoted in a reply: what is left of one UCS-2
-/// part (70) after the longest prefix, Marathi's "हवामान DD.MM.YY: " (17; Hindi's "मौसम …" is
-/// 15); Hindi and English get the same cut, English well inside its 160.
-pub const WEATHER_TEXT_CHARS_MAX: usize = 53;
+/// part (70) after "मौसम DD.MM.YY: " (15); English gets the same cut, well inside 160.
+pub const WEATHER_TEXT_CHARS_MAX: usize = 55;
+/// The same for Marathi, whose prefix "हवामान DD.MM.YY: " is two characters longer (17).
+pub const WEATHER_TEXT_CHARS_MAX_MR: usize = 53;
+
+fn weather_text_chars_max(locale: Locale) -> usize {
+    match locale {
+        Locale::Mr => WEATHER_TEXT_CHARS_MAX_MR,
+        Locale::En | Locale::Hi => WEATHER_TEXT_CHARS_MAX,
+    }
+}
 
 /// What to answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,7 +136,10 @@ pub fn message(
             "weather",
             vec![
                 ("date", short_date(&w.as_of)),
-                ("text", cut(w.text_in(locale), WEATHER_TEXT_CHARS_MAX)),
+                (
+                    "text",
+                    cut(w.text_in(locale), weather_text_chars_max(locale)),
+                ),
             ],
         ),
         Reply::Weather(WeatherAnswer::NoData) => ("weather-none", vec![]),

@@ -12,7 +12,7 @@ use super::flow::{Prompt, Topic};
 use crate::l10n::{L10nError, Locale, ivr_catalog};
 use crate::sms::command::Crop;
 
-/// Longest text given to one text-to-speech command. Hindi goes to the modem as UCS-2 hex
+/// Longest text given to one text-to-speech command. Hindi and Marathi go to the modem as UCS-2 hex
 /// (4 octets a character) in a command line of at most 512 octets (`AT+CTTS=1,"…"` takes 14),
 /// so 120 characters fit with room to spare; English would fit more, but one limit is simpler.
 pub const TTS_CHUNK_CHARS_MAX: usize = 120;
