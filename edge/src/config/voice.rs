@@ -196,10 +196,12 @@ mod tests {
         for (from, to) in [
             ("mode = \"answer\"", "mode = \"ring\""),
             ("answer_after_rings = 2", "answer_after_rings = 0"),
+            // A language without its [voice.prompts.<code>] section.
             (
-                "languages = [\"hi\", \"en\"]",
-                "languages = [\"hi\", \"mr\"]",
+                "languages = [\"mr\", \"hi\", \"en\"]",
+                "languages = [\"mr\", \"hi\", \"ta\"]",
             ),
+            ("languages = [\"mr\", \"hi\", \"en\"]", "languages = []"),
             (
                 "[voice.prompts.hi]\nmode = \"tts\"",
                 "[voice.prompts.hi]\nmode = \"recorded\"",

@@ -1,6 +1,7 @@
 //! Voice over the in-process simulator on a real pseudo-terminal, with the real voice task:
 //! a registered farmer calls and uses the menu in Hindi (price, repeat, silence → two repeats
-//! then goodbye and hang-up), a missed call is called back (answered → the menu), a busy line
+//! then goodbye and hang-up), a Marathi farmer hears Marathi and the star key cycles through
+//! Marathi, Hindi and English, a missed call is called back (answered → the menu), a busy line
 //! is retried later, and a voice notification is dialed and read out.
 
 use std::sync::Arc;
@@ -247,6 +248,92 @@ async fn a_farmer_calls_hears_the_wheat_price_in_hindi_repeats_it_and_silence_en
     assert_eq!(prompts.first(), Some(&"ivr-greeting"));
     assert_eq!(prompts.last(), Some(&"ivr-goodbye"));
     assert!(!rig.link.in_call.load(std::sync::atomic::Ordering::Acquire));
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marathi_farmer_hears_marathi_by_text_to_speech_and_star_cycles_the_languages() {
+    const MARATHI_PHONE: &str = "+919812345679";
+    const MENU_START_MR: &str = "बाजारभावासाठी 1 दाबा";
+    let rig = Rig::start(fast_sim(), |c| {
+        // A long wait for a key: the test presses them as each prompt ends.
+        c.voice.flow.menu_timeout_ms = 30_000;
+    })
+    .await;
+    // Marathi has no recorded prompts: the modem's text-to-speech gets the Marathi text (as
+    // UCS-2 on a SIM800, which cannot pronounce it: docs/voice-and-notifications.md).
+    let defaults = Config::for_tests(std::path::PathBuf::from("/nonexistent"));
+    assert_eq!(
+        defaults.voice.prompts.get(&Language::Mr),
+        Some(&farmco_edge::config::voice::PromptMode::Tts)
+    );
+    assert_eq!(
+        defaults.voice.flow.languages,
+        [Language::Mr, Language::Hi, Language::En]
+    );
+    let farmer = Farmer {
+        id: FarmerId(uuid::Uuid::from_u128(0x3a7a)),
+        name: PersonName::parse("n", "Sunita Kale").unwrap(),
+        phone: PhoneNumber::parse("p", MARATHI_PHONE).unwrap(),
+        language: Language::Mr,
+        village_code: VillageCode::parse("v", VILLAGE).unwrap(),
+        consents: Consents {
+            sms: true,
+            voice: true,
+            data_sharing: false,
+        },
+    };
+    rig.store
+        .create_farmer(&farmer, "test", farmco_edge::store::now_ms())
+        .unwrap();
+    rig.sim.call(MARATHI_PHONE).unwrap();
+    wait_for(200, || (rig.count(MENU_START_MR) >= 1).then_some(()))
+        .await
+        .unwrap_or_else(|| panic!("no Marathi menu: {:?}", rig.spoken()));
+    assert!(
+        rig.spoken()[0].starts_with("नमस्कार. फार्मको शेतकरी हेल्पलाइनमध्ये"),
+        "{:?}",
+        rig.spoken()
+    );
+    let spoken = rig.sim.spoken();
+    assert!(spoken.iter().all(|s| s.command == "AT+CTTS"), "{spoken:?}");
+    rig.sim.press_keys("1").unwrap();
+    let price = wait_for(200, || {
+        rig.spoken()
+            .into_iter()
+            .find(|t| t.starts_with("बाजारभाव."))
+    })
+    .await
+    .unwrap_or_else(|| panic!("no price: {:?}", rig.spoken()));
+    assert!(
+        price.contains("गहू") && price.contains("क्विंटलला 2480 रुपये"),
+        "{price}"
+    );
+    wait_for(200, || (rig.count(MENU_START_MR) >= 2).then_some(()))
+        .await
+        .unwrap_or_else(|| panic!("no menu after the price: {:?}", rig.spoken()));
+    // Star: Marathi → Hindi → English → Marathi (`voice.languages` = ["mr", "hi", "en"]).
+    for (announcement, menu) in [
+        ("अब हिंदी में बात होगी।", MENU_START_HI),
+        ("Now speaking English.", "For mandi prices press 1."),
+        ("आता मराठीत बोलूया.", MENU_START_MR),
+    ] {
+        let menus_before = rig.count(menu);
+        rig.sim.press_keys("*").unwrap();
+        wait_for(200, || {
+            (rig.count(announcement) >= 1 && rig.count(menu) > menus_before).then_some(())
+        })
+        .await
+        .unwrap_or_else(|| panic!("no {announcement:?} then menu: {:?}", rig.spoken()));
+    }
+    rig.sim.hang_up().unwrap();
+    let call = wait_for(100, || {
+        let calls = rig.store.read(|c| voice_store::list_calls(c, 10)).unwrap();
+        calls.into_iter().find(|c| c.outcome.is_some())
+    })
+    .await
+    .expect("the call is closed");
+    assert_eq!(call.language, "mr");
     rig.stop().await;
 }
 

@@ -56,7 +56,8 @@ pub struct FlowConfig {
     pub speech_guard_ms: i64,
     /// Longest call; then goodbye and hang up.
     pub call_max_ms: i64,
-    /// The order `*` cycles through (the languages with prompts on this node).
+    /// The order `*` cycles through (the languages with prompts on this node); the first is
+    /// also the language of callers the box does not know.
     pub languages: Vec<Language>,
 }
 
@@ -71,7 +72,8 @@ impl Default for FlowConfig {
             dtmf_debounce_ms: 400,
             speech_guard_ms: 30_000,
             call_max_ms: 5 * 60_000,
-            languages: vec![Language::Hi, Language::En],
+            // The demo village (Ralegan Siddhi, Maharashtra) speaks Marathi.
+            languages: vec![Language::Mr, Language::Hi, Language::En],
         }
     }
 }
@@ -1139,10 +1141,27 @@ mod tests {
                 language: Language::En
             }
         );
-        flow.handle(
+        // Marathi, then back to Hindi, where the call started.
+        let a = flow.handle(
             CallInput::Dtmf {
                 digit: '*',
                 now_ms: 9_000,
+            },
+            &c,
+        );
+        assert_eq!(flow.language(), Language::Mr);
+        assert_eq!(
+            a[1],
+            Action::Speak {
+                prompt: Prompt::LanguageChanged("mr".into()),
+                language: Language::Mr
+            }
+        );
+        flow.handle(CallInput::SpeechFinished { now_ms: 10_000 }, &c);
+        flow.handle(
+            CallInput::Dtmf {
+                digit: '*',
+                now_ms: 11_000,
             },
             &c,
         );
