@@ -16,13 +16,13 @@ use crate::support::{Env, OTHER_VILLAGE, VILLAGE, env, farmer_fixture, node_key}
 
 pub const PASSWORD: &str = "correct horse battery";
 
-struct App {
-    env: Env,
-    router: Router,
+pub(crate) struct App {
+    pub(crate) env: Env,
+    pub(crate) router: Router,
 }
 
 impl App {
-    async fn new() -> App {
+    pub(crate) async fn new() -> App {
         let env = env().await;
         let state = Arc::new(AppState::new(
             env.store.clone(),
@@ -38,7 +38,7 @@ impl App {
         }
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: &str,
         uri: &str,
