@@ -225,11 +225,12 @@ pub async fn get_readings(
     validate_sensor_id("id", &sensor_id)?;
     let to = match &q.to {
         Some(s) => parse_time_param("to", s)?,
-        None => now_ms() + 1,
+        None => now_ms().saturating_add(1),
     };
+    // Saturating: `to` is the caller's and may be i64::MIN (review 2026-12, finding 26).
     let from = match &q.from {
         Some(s) => parse_time_param("from", s)?,
-        None => to - 24 * 3_600_000,
+        None => to.saturating_sub(READINGS_DEFAULT_SPAN_MS),
     };
     let store = state.store.clone();
     let (sid, metric) = (sensor_id.clone(), q.metric.clone());
@@ -293,6 +294,10 @@ pub async fn get_readings(
         ),
     }))
 }
+
+/// How far back `GET …/readings` looks when the caller gives no `from`: a day, what an agent
+/// checks in the field.
+pub const READINGS_DEFAULT_SPAN_MS: i64 = 24 * 3_600_000;
 
 /// Shortest and longest sensor MQTT password accepted from the caller.
 pub const SENSOR_PASSWORD_CHARS_MIN: usize = 12;
