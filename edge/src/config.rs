@@ -344,6 +344,13 @@ impl RawConfig {
         if modem.simulator_cmgs_delay_ms > SIM_CMGS_DELAY_MS_MAX {
             bail!("modem.simulator.cmgs_delay_ms must be at most {SIM_CMGS_DELAY_MS_MAX}");
         }
+        // The side door has no authentication: anyone reaching it injects SMS and calls.
+        if !modem.simulator_control.ip().is_loopback() {
+            bail!(
+                "modem.simulator.control_listen must be a loopback address (it has no authentication), not {}",
+                modem.simulator_control
+            );
+        }
         let raw_sms = &self.sms;
         if raw_sms.daily_cap_per_sim == 0 || raw_sms.reply_reserve > raw_sms.daily_cap_per_sim {
             bail!("sms.daily_cap_per_sim must be positive and at least sms.reply_reserve");

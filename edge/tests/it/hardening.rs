@@ -3,3 +3,4 @@
 
 mod metrics;
 mod readings_bounds;
+mod simulator;
