@@ -2,3 +2,4 @@
 //! (review 2026-12)"): each test attacks the way the review describes and asserts the refusal.
 
 mod metrics;
+mod refusals;
