@@ -96,10 +96,11 @@ pub fn api_routes() -> Router<SharedState> {
 /// `POST /api/v1/sync`: a signed envelope in, a signed envelope out (docs/sync-protocol.md).
 pub async fn sync_endpoint(
     axum::extract::State(state): axum::extract::State<SharedState>,
+    extensions: axum::http::Extensions,
     body: axum::body::Bytes,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match state.sync.handle(&body).await {
+    match state.sync.handle(&body, client_addr(&extensions)).await {
         Ok(bytes) => (
             [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
             bytes,
@@ -115,7 +116,11 @@ pub async fn sync_endpoint(
                 }
                 other => other.to_string(),
             };
-            ApiError::new(status, refusal.code(), message).into_response()
+            let mut error = ApiError::new(status, refusal.code(), message);
+            if matches!(refusal, crate::sync_service::SyncRefusal::RateLimited) {
+                error.retry_after_s = Some(crate::sync_service::SYNC_REFUSAL_WINDOW.as_secs());
+            }
+            error.into_response()
         }
     }
 }

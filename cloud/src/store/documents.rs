@@ -215,10 +215,14 @@ pub async fn apply_changes_in(
                     .await?;
                 let reason = refusal.reason();
                 for (index, bytes) in &entries {
-                    tx.execute(
-                        "INSERT INTO quarantine (node_id, doc_id, received_at, reason, bytes)
-                         VALUES ($1, $2, $3, $4, $5)",
-                        &[&origin, &doc_id, &now, &reason, bytes],
+                    super::quarantine::insert(
+                        tx,
+                        origin,
+                        Some(doc_id),
+                        now,
+                        &reason,
+                        bytes,
+                        super::quarantine::Keep::Bytes,
                     )
                     .await?;
                     outcome.rejected.push(RejectedChange {

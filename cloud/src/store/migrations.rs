@@ -219,6 +219,17 @@ SELECT create_hypertable('readings', 'ts', chunk_time_interval => INTERVAL '1 da
 INSERT INTO cloud_meta (key, value) VALUES ('readings_backend', 'timescaledb');
 "#;
 
+/// Version 3 (review 2026-12, finding 3): quarantine rows may keep only the SHA-256 and the
+/// size of refused bytes (unauthenticated senders, or a full quarantine).
+const V3_QUARANTINE_HASHES: &str = r#"
+ALTER TABLE quarantine ALTER COLUMN bytes DROP NOT NULL;
+ALTER TABLE quarantine ADD COLUMN bytes_sha256 bytea;
+ALTER TABLE quarantine ADD COLUMN bytes_len bigint;
+UPDATE quarantine SET bytes_sha256 = sha256(bytes), bytes_len = octet_length(bytes);
+ALTER TABLE quarantine ALTER COLUMN bytes_sha256 SET NOT NULL;
+ALTER TABLE quarantine ALTER COLUMN bytes_len SET NOT NULL;
+"#;
+
 /// How readings are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadingsBackend {
@@ -265,6 +276,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "readings",
         body: Body::Readings,
+    },
+    Migration {
+        version: 3,
+        name: "quarantine_hashes",
+        body: Body::Sql(V3_QUARANTINE_HASHES),
     },
 ];
 

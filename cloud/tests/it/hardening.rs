@@ -2,4 +2,5 @@
 //! (review 2026-12)"): each test attacks the way the review describes and asserts the refusal.
 
 mod metrics;
+mod quarantine;
 mod refusals;
