@@ -1,9 +1,11 @@
 //! Authentication shared by the edge and the cloud: argon2id password hashes, random bearer
 //! tokens stored only as SHA-256, and a login rate limiter keyed by username and by client address.
 //!
-//! The limiter counts *failed* attempts in a sliding window; once a key reaches its limit every
-//! further attempt (even with the right password) is refused with 429 until old failures age out,
-//! so guessing costs the attacker the window, not the CPU of an argon2 hash per guess.
+//! The limiter counts *failed* attempts in a sliding window, plus attempts still being verified
+//! (reserved inside `check`, so a burst of concurrent guesses cannot all pass it); once a key
+//! reaches its limit every further attempt (even with the right password) is refused with 429
+//! until old failures age out, so guessing costs the attacker the window, not the CPU of an
+//! argon2 hash per guess. Hashing itself takes one of [`PASSWORD_HASHES_IN_FLIGHT_MAX`] slots.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -83,13 +85,53 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Sliding-window counter of failed logins per key.
+/// Password hashes (verifications or new hashes) computed at once at most. Each argon2id hash
+/// holds 19 MiB for ~50 ms on a Raspberry Pi; without a bound a burst of logins runs hundreds
+/// of them on tokio's blocking pool (up to 512 threads) and OOM-kills the box. Two keep a
+/// login's latency low on a 4-core edge while costing at most 38 MiB.
+pub const PASSWORD_HASHES_IN_FLIGHT_MAX: usize = 2;
+
+/// Slots for password hashing: a login or password change takes one before hashing and is
+/// refused (429) when none is free, rather than queueing on the blocking pool.
+#[derive(Debug)]
+pub struct HashingSlots(std::sync::Arc<tokio::sync::Semaphore>);
+
+/// One taken hashing slot; freed on drop (move it into the blocking closure that hashes).
+#[derive(Debug)]
+pub struct HashingSlot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl HashingSlots {
+    pub fn new(slots: usize) -> HashingSlots {
+        HashingSlots(std::sync::Arc::new(tokio::sync::Semaphore::new(slots)))
+    }
+
+    /// A free slot now, or `None` when every slot is busy.
+    pub fn try_take(&self) -> Option<HashingSlot> {
+        self.0
+            .clone()
+            .try_acquire_owned()
+            .ok()
+            .map(|permit| HashingSlot { _permit: permit })
+    }
+}
+
+impl Default for HashingSlots {
+    fn default() -> HashingSlots {
+        HashingSlots::new(PASSWORD_HASHES_IN_FLIGHT_MAX)
+    }
+}
+
+/// Sliding-window counter of failed logins per key. An attempt is *reserved* inside
+/// [`LoginLimiter::check`] (counted as pending until it is resolved), so concurrent attempts
+/// cannot all pass the check before any failure is recorded.
 #[derive(Debug)]
 pub struct LoginLimiter {
     window: Duration,
     max_per_user: u32,
     max_per_address: u32,
-    failures: Mutex<HashMap<LimitKey, VecDeque<Instant>>>,
+    keys: Mutex<HashMap<LimitKey, KeyState>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -98,73 +140,160 @@ enum LimitKey {
     Address(IpAddr),
 }
 
+/// What the limiter knows of one key.
+#[derive(Debug, Default)]
+struct KeyState {
+    /// Failures inside the window, oldest first.
+    failures: VecDeque<Instant>,
+    /// Attempts that passed `check` and are not resolved yet.
+    pending: u32,
+}
+
+impl KeyState {
+    fn prune(&mut self, now: Instant, window: Duration) {
+        while self
+            .failures
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+        {
+            self.failures.pop_front();
+        }
+    }
+
+    fn used(&self) -> u32 {
+        u32::try_from(self.failures.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(self.pending)
+    }
+
+    fn idle(&self) -> bool {
+        self.failures.is_empty() && self.pending == 0
+    }
+}
+
+/// A login attempt that passed [`LoginLimiter::check`]: resolve it with
+/// [`LoginAttempt::failed`] or [`LoginAttempt::succeeded`]; dropping it unresolved (an internal
+/// error) releases the reservation without counting a failure.
+#[derive(Debug)]
+pub struct LoginAttempt<'a> {
+    limiter: &'a LoginLimiter,
+    username: String,
+    addr: Option<IpAddr>,
+    resolved: bool,
+}
+
+impl LoginAttempt<'_> {
+    /// The password was wrong (or the user unknown): count a failure.
+    pub fn failed(mut self, now: Instant) {
+        self.resolved = true;
+        self.limiter.resolve(&self.username, self.addr, Some(now));
+    }
+
+    /// The login succeeded: the user's failures are cleared (not the address's).
+    pub fn succeeded(mut self) {
+        self.resolved = true;
+        self.limiter.resolve(&self.username, self.addr, None);
+        let key = LimitKey::User(self.username.clone());
+        let mut map = self.limiter.lock();
+        if let Some(state) = map.get_mut(&key) {
+            state.failures.clear();
+            if state.idle() {
+                map.remove(&key);
+            }
+        }
+    }
+}
+
+impl Drop for LoginAttempt<'_> {
+    fn drop(&mut self) {
+        if !self.resolved {
+            self.limiter.resolve(&self.username, self.addr, None);
+        }
+    }
+}
+
 impl LoginLimiter {
     pub fn new(window: Duration, max_per_user: u32, max_per_address: u32) -> LoginLimiter {
         LoginLimiter {
             window,
             max_per_user,
             max_per_address,
-            failures: Mutex::new(HashMap::new()),
+            keys: Mutex::new(HashMap::new()),
         }
     }
 
-    fn count(
-        map: &mut HashMap<LimitKey, VecDeque<Instant>>,
-        key: &LimitKey,
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LimitKey, KeyState>> {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// May another attempt start now? On yes, the attempt is reserved (pending) against the
+    /// username and the address until it is resolved; on no, the seconds to wait.
+    pub fn check(
+        &self,
+        username: &str,
+        addr: Option<IpAddr>,
         now: Instant,
-        window: Duration,
-    ) -> u32 {
-        let Some(q) = map.get_mut(key) else { return 0 };
-        while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
-            q.pop_front();
-        }
-        let n = u32::try_from(q.len()).unwrap_or(u32::MAX);
-        if n == 0 {
-            map.remove(key);
-        }
-        n
-    }
-
-    /// Is another attempt allowed now? Returns the seconds to wait when not.
-    pub fn check(&self, username: &str, addr: Option<IpAddr>, now: Instant) -> Result<(), u64> {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+    ) -> Result<LoginAttempt<'_>, u64> {
+        let mut map = self.lock();
         let user_key = LimitKey::User(username.to_owned());
-        let blocked_user = Self::count(&mut map, &user_key, now, self.window) >= self.max_per_user;
-        let blocked_addr = addr.is_some_and(|a| {
-            Self::count(&mut map, &LimitKey::Address(a), now, self.window) >= self.max_per_address
-        });
+        let used = |map: &mut HashMap<LimitKey, KeyState>, key: &LimitKey| {
+            map.get_mut(key).map_or(0, |s| {
+                s.prune(now, self.window);
+                s.used()
+            })
+        };
+        let blocked_user = used(&mut map, &user_key) >= self.max_per_user;
+        let blocked_addr =
+            addr.is_some_and(|a| used(&mut map, &LimitKey::Address(a)) >= self.max_per_address);
         if blocked_user || blocked_addr {
-            Err(self.window.as_secs().max(1))
-        } else {
-            Ok(())
+            return Err(self.window.as_secs().max(1));
         }
+        Self::make_room(&mut map, 2);
+        map.entry(user_key).or_default().pending += 1;
+        if let Some(a) = addr {
+            map.entry(LimitKey::Address(a)).or_default().pending += 1;
+        }
+        Ok(LoginAttempt {
+            limiter: self,
+            username: username.to_owned(),
+            addr,
+            resolved: false,
+        })
     }
 
-    /// Record a failed attempt.
-    pub fn record_failure(&self, username: &str, addr: Option<IpAddr>, now: Instant) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= RATE_LIMIT_KEYS_MAX {
-            // Evict the key whose newest failure is oldest.
-            if let Some(oldest) = map
+    /// Keep at most [`RATE_LIMIT_KEYS_MAX`] keys: evict idle keys whose newest failure is
+    /// oldest (a key with a pending attempt is never evicted).
+    fn make_room(map: &mut HashMap<LimitKey, KeyState>, needed: usize) {
+        while map.len() + needed > RATE_LIMIT_KEYS_MAX {
+            let oldest = map
                 .iter()
-                .min_by_key(|(_, q)| q.back().copied())
-                .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
+                .filter(|(_, s)| s.pending == 0)
+                .min_by_key(|(_, s)| s.failures.back().copied())
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => {
+                    map.remove(&k);
+                }
+                None => return,
             }
         }
-        map.entry(LimitKey::User(username.to_owned()))
-            .or_default()
-            .push_back(now);
-        if let Some(a) = addr {
-            map.entry(LimitKey::Address(a)).or_default().push_back(now);
-        }
     }
 
-    /// A successful login clears the user's failures (not the address's).
-    pub fn record_success(&self, username: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&LimitKey::User(username.to_owned()));
+    /// End a reservation; `failed_at` counts a failure.
+    fn resolve(&self, username: &str, addr: Option<IpAddr>, failed_at: Option<Instant>) {
+        let mut map = self.lock();
+        let keys =
+            std::iter::once(LimitKey::User(username.to_owned())).chain(addr.map(LimitKey::Address));
+        for key in keys {
+            let state = map.entry(key.clone()).or_default();
+            state.pending = state.pending.saturating_sub(1);
+            if let Some(t) = failed_at {
+                state.failures.push_back(t);
+            }
+            if state.idle() {
+                map.remove(&key);
+            }
+        }
     }
 }
 
@@ -187,15 +316,76 @@ mod tests {
         let t0 = Instant::now();
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         for _ in 0..3 {
-            assert!(l.check("ravi", Some(ip), t0).is_ok());
-            l.record_failure("ravi", Some(ip), t0);
+            l.check("ravi", Some(ip), t0).unwrap().failed(t0);
         }
         assert!(l.check("ravi", Some(ip), t0).is_err());
         // another user from the same address is still allowed (address limit is 5)
-        assert!(l.check("sita", Some(ip), t0).is_ok());
-        l.record_failure("sita", Some(ip), t0);
-        l.record_failure("mohan", Some(ip), t0);
+        l.check("sita", Some(ip), t0).unwrap().failed(t0);
+        l.check("mohan", Some(ip), t0).unwrap().failed(t0);
         assert!(l.check("geeta", Some(ip), t0).is_err(), "address limit");
         assert!(l.check("ravi", None, t0 + Duration::from_secs(61)).is_ok());
+    }
+
+    /// Finding 4 of the 2026-12 review: concurrent attempts all passing `check` before any
+    /// failure is recorded got more guesses than the limit. Each `check` now reserves one.
+    #[test]
+    fn concurrent_attempts_are_reserved_inside_check() {
+        let l = LoginLimiter::new(Duration::from_secs(60), 3, 100);
+        let t0 = Instant::now();
+        let in_flight: Vec<_> = (0..3).map(|_| l.check("ravi", None, t0).unwrap()).collect();
+        assert!(l.check("ravi", None, t0).is_err(), "a 4th concurrent guess");
+        // Resolving them as failures keeps the user blocked; dropping one releases it.
+        let mut in_flight = in_flight.into_iter();
+        in_flight.next().unwrap().failed(t0);
+        drop(in_flight.next());
+        assert!(l.check("ravi", None, t0).is_ok_and(|a| {
+            a.failed(t0);
+            true
+        }));
+        in_flight.next().unwrap().failed(t0);
+        assert!(l.check("ravi", None, t0).is_err());
+        // From many threads at once: never more than 3 attempts get through.
+        let l = std::sync::Arc::new(LoginLimiter::new(Duration::from_secs(60), 3, 100));
+        let passed: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..32)
+                .map(|_| {
+                    let l = l.clone();
+                    scope.spawn(move || {
+                        let attempt = l.check("sita", None, t0);
+                        let ok = attempt.is_ok();
+                        std::thread::sleep(Duration::from_millis(5));
+                        if let Ok(a) = attempt {
+                            a.failed(t0);
+                        }
+                        usize::from(ok)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(passed, 3);
+    }
+
+    #[test]
+    fn success_clears_the_users_failures() {
+        let l = LoginLimiter::new(Duration::from_secs(60), 3, 100);
+        let t0 = Instant::now();
+        l.check("ravi", None, t0).unwrap().failed(t0);
+        l.check("ravi", None, t0).unwrap().failed(t0);
+        l.check("ravi", None, t0).unwrap().succeeded();
+        for _ in 0..3 {
+            l.check("ravi", None, t0).unwrap().failed(t0);
+        }
+        assert!(l.check("ravi", None, t0).is_err());
+    }
+
+    #[test]
+    fn hashing_slots_are_bounded() {
+        let slots = HashingSlots::new(2);
+        let a = slots.try_take().unwrap();
+        let _b = slots.try_take().unwrap();
+        assert!(slots.try_take().is_none());
+        drop(a);
+        assert!(slots.try_take().is_some());
     }
 }

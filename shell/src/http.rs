@@ -93,6 +93,70 @@ impl ApiError {
     }
 }
 
+/// What a client is told to wait, in seconds, when the server is momentarily full (every
+/// password-hashing slot or request slot taken): a login takes ~50 ms, so a second is plenty.
+pub const BUSY_RETRY_AFTER_S: u64 = 1;
+
+impl ApiError {
+    /// 429: every password-hashing slot is taken (see `auth::HashingSlots`).
+    pub fn busy() -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "busy",
+            "too many logins at once; try again in a moment",
+        );
+        e.retry_after_s = Some(BUSY_RETRY_AFTER_S);
+        e
+    }
+}
+
+/// Bounds on every request a server handles: how many run at once (more are refused with 503
+/// at once rather than queued, so a flood cannot pile up memory) and how long one may run.
+#[derive(Debug, Clone)]
+pub struct RequestLimits {
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+    timeout: std::time::Duration,
+}
+
+impl RequestLimits {
+    pub fn new(in_flight_max: usize, timeout: std::time::Duration) -> RequestLimits {
+        RequestLimits {
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(in_flight_max)),
+            timeout,
+        }
+    }
+}
+
+/// Middleware (`axum::middleware::from_fn_with_state`) applying [`RequestLimits`]: 503
+/// `overloaded` when every slot is taken, 503 `timeout` when the handler runs too long.
+pub async fn limit_requests(
+    axum::extract::State(limits): axum::extract::State<RequestLimits>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Ok(_slot) = limits.in_flight.clone().try_acquire_owned() else {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "the server is handling too many requests; retry shortly",
+        );
+        e.retry_after_s = Some(BUSY_RETRY_AFTER_S);
+        return e.into_response();
+    };
+    match tokio::time::timeout(limits.timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(timeout_s = limits.timeout.as_secs(), "request timed out");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the request took too long; retry shortly",
+            )
+            .into_response()
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {

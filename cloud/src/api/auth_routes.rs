@@ -1,8 +1,9 @@
 //! Login and logout of ops staff, and the checked user creation shared with `user add`.
 //!
-//! Every login attempt, successful or not, is written to the audit log. Failed attempts count
-//! against the username and the client address (see `crate::auth::LoginLimiter`); argon2
-//! verification runs on the blocking pool.
+//! Every login attempt, successful or not, is written to the audit log. Attempts are reserved
+//! against the username and the client address before verification and failures counted after
+//! (see `crate::auth::LoginLimiter`); argon2 verification runs on the blocking pool in one of a
+//! few hashing slots (429 `busy` when all are taken).
 
 use std::time::Instant;
 
@@ -49,41 +50,52 @@ pub async fn login(
         return Err(ApiError::unauthorized());
     }
     let detail = json!({"address": addr.map(|a| a.to_string())});
-    if let Err(wait_s) = state.limiter.check(&username, addr, Instant::now()) {
-        state.metrics.login("rate_limited");
-        state
-            .store
-            .audit(&AuditEvent {
-                actor: &username,
-                action: "login.rate_limited",
-                target: &username,
-                detail,
-            })
-            .await?;
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many failed logins; try again later",
-        );
-        e.retry_after_s = Some(wait_s);
-        return Err(e);
-    }
+    // The attempt is reserved here (pending until resolved below), so a burst of concurrent
+    // guesses cannot all pass the check before the first failure is recorded.
+    let attempt = match state.limiter.check(&username, addr, Instant::now()) {
+        Ok(attempt) => attempt,
+        Err(wait_s) => {
+            state.metrics.login("rate_limited");
+            state
+                .store
+                .audit(&AuditEvent {
+                    actor: &username,
+                    action: "login.rate_limited",
+                    target: &username,
+                    detail,
+                })
+                .await?;
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many failed logins; try again later",
+            );
+            e.retry_after_s = Some(wait_s);
+            return Err(e);
+        }
+    };
+    // At most PASSWORD_HASHES_IN_FLIGHT_MAX argon2 hashes at once; the attempt is released
+    // (not counted as a failure) when refused here.
+    let Some(slot) = state.hashing.try_take() else {
+        return Err(ApiError::busy());
+    };
     let found = state.store.find_for_login(&username).await?;
     let password = req.password;
-    let ok_user: Option<User> = blocking(move || match found {
-        Some((user, hash)) if auth::verify_password(&password, &hash) => Some(user),
-        Some(_) => None,
-        None => {
-            // Same work as a real check, so timing does not reveal unknown usernames.
-            let _ = auth::verify_password(&password, auth::dummy_hash());
-            None
+    let ok_user: Option<User> = blocking(move || {
+        let _slot = slot;
+        match found {
+            Some((user, hash)) if auth::verify_password(&password, &hash) => Some(user),
+            Some(_) => None,
+            None => {
+                // Same work as a real check, so timing does not reveal unknown usernames.
+                let _ = auth::verify_password(&password, auth::dummy_hash());
+                None
+            }
         }
     })
     .await?;
     let Some(user) = ok_user else {
-        state
-            .limiter
-            .record_failure(&username, addr, Instant::now());
+        attempt.failed(Instant::now());
         state.metrics.login("failure");
         state
             .store
@@ -116,7 +128,7 @@ pub async fn login(
             detail,
         })
         .await?;
-    state.limiter.record_success(&username);
+    attempt.succeeded();
     state.metrics.login("success");
     Ok(Json(LoginResponse {
         token,

@@ -38,6 +38,8 @@ pub struct AppState {
     pub config: Config,
     pub key: Arc<CloudKey>,
     pub limiter: LoginLimiter,
+    /// Slots for argon2 hashing (logins, password changes).
+    pub hashing: crate::auth::HashingSlots,
     pub metrics: Metrics,
     /// `POST /api/v1/sync`.
     pub sync: crate::sync_service::SyncService,
@@ -62,6 +64,7 @@ impl AppState {
             config,
             key,
             limiter,
+            hashing: crate::auth::HashingSlots::default(),
             metrics: Metrics::new(),
             sync,
         }
@@ -125,6 +128,15 @@ pub async fn sync_endpoint(
     }
 }
 
+/// Requests handled at once at most; more are refused with 503 at once (a fleet of edge nodes
+/// syncing and a few ops consoles stay far below; the deadpool pool bounds database work
+/// anyway).
+pub const HTTP_REQUESTS_IN_FLIGHT_MAX: usize = 256;
+/// Longest a request may run before it is answered 503 `timeout`: a sync request at its 8 MiB
+/// limit is applied in a few seconds; the edge's own client gives up after 60 s. An unfinished
+/// transaction is rolled back when its future is dropped.
+pub const HTTP_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
+
 /// The whole application router.
 pub fn router(state: SharedState) -> Router {
     let body_limit = state.config.body_limit_bytes;
@@ -139,6 +151,13 @@ pub fn router(state: SharedState) -> Router {
             ops::track_requests,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            farmco_shell::http::RequestLimits::new(
+                HTTP_REQUESTS_IN_FLIGHT_MAX,
+                HTTP_REQUEST_TIMEOUT,
+            ),
+            farmco_shell::http::limit_requests,
+        ))
         .with_state(state)
 }
 

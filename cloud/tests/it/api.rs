@@ -19,6 +19,7 @@ pub const PASSWORD: &str = "correct horse battery";
 pub(crate) struct App {
     pub(crate) env: Env,
     pub(crate) router: Router,
+    pub(crate) state: farmco_cloud::api::SharedState,
 }
 
 impl App {
@@ -33,7 +34,8 @@ impl App {
             .await
             .unwrap();
         App {
-            router: api::router(state),
+            router: api::router(state.clone()),
+            state,
             env,
         }
     }
@@ -68,7 +70,7 @@ impl App {
         (status, value)
     }
 
-    async fn login(&self) -> String {
+    pub(crate) async fn login(&self) -> String {
         let (s, v) = self
             .call(
                 "POST",

@@ -1,7 +1,9 @@
 //! Login, logout and user administration routes.
 //!
-//! Every login attempt, successful or not, is written to the audit log. Failed attempts count
-//! against the username and the client address (see `crate::auth::LoginLimiter`).
+//! Every login attempt, successful or not, is written to the audit log. Attempts are reserved
+//! against the username and the client address before verification and failures counted after
+//! (see `crate::auth::LoginLimiter`); argon2 runs in one of a few hashing slots (429 `busy`
+//! when all are taken).
 
 use std::time::Instant;
 
@@ -95,35 +97,45 @@ pub async fn login(
     if req.password.len() > auth::PASSWORD_BYTES_MAX {
         return Err(ApiError::unauthorized());
     }
-    if let Err(wait_s) = state.limiter.check(&username, addr, Instant::now()) {
-        state.metrics.login(false);
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many failed logins; try again later",
-        );
-        e.retry_after_s = Some(wait_s);
-        let store = state.store.clone();
-        let name = username.clone();
-        blocking(move || {
-            store
-                .write(|tx| {
-                    audit::append(
-                        tx,
-                        now_ms(),
-                        &AuditEvent {
-                            actor: &name,
-                            action: "login.rate_limited",
-                            target: &name,
-                            detail: json!({"address": addr.map(|a| a.to_string())}),
-                        },
-                    )
-                })
-                .map_err(ApiError::from)
-        })
-        .await?;
-        return Err(e);
-    }
+    // The attempt is reserved here (pending until resolved below), so a burst of concurrent
+    // guesses cannot all pass the check before the first failure is recorded.
+    let attempt = match state.limiter.check(&username, addr, Instant::now()) {
+        Ok(attempt) => attempt,
+        Err(wait_s) => {
+            state.metrics.login(false);
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many failed logins; try again later",
+            );
+            e.retry_after_s = Some(wait_s);
+            let store = state.store.clone();
+            let name = username.clone();
+            blocking(move || {
+                store
+                    .write(|tx| {
+                        audit::append(
+                            tx,
+                            now_ms(),
+                            &AuditEvent {
+                                actor: &name,
+                                action: "login.rate_limited",
+                                target: &name,
+                                detail: json!({"address": addr.map(|a| a.to_string())}),
+                            },
+                        )
+                    })
+                    .map_err(ApiError::from)
+            })
+            .await?;
+            return Err(e);
+        }
+    };
+    // At most PASSWORD_HASHES_IN_FLIGHT_MAX argon2 hashes at once; the attempt is released
+    // (not counted as a failure) when refused here.
+    let Some(slot) = state.hashing.try_take() else {
+        return Err(ApiError::busy());
+    };
     let st = state.clone();
     let name = username.clone();
     let outcome = blocking(move || {
@@ -140,6 +152,7 @@ pub async fn login(
                 None
             }
         };
+        drop(slot);
         let now = now_ms();
         let ttl_ms = i64::try_from(st.config.auth.session_ttl.as_millis()).unwrap_or(i64::MAX);
         st.store
@@ -188,7 +201,7 @@ pub async fn login(
     .await?;
     match outcome {
         Some((user, token, expires)) => {
-            state.limiter.record_success(&username);
+            attempt.succeeded();
             state.metrics.login(true);
             Ok(Json(LoginResponse {
                 token,
@@ -198,9 +211,7 @@ pub async fn login(
             }))
         }
         None => {
-            state
-                .limiter
-                .record_failure(&username, addr, Instant::now());
+            attempt.failed(Instant::now());
             state.metrics.login(false);
             Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -318,9 +329,11 @@ pub async fn create_user(
     ApiJson(req): ApiJson<CreateUserRequest>,
 ) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
     user.require(Role::Admin)?;
+    let slot = state.hashing.try_take().ok_or_else(ApiError::busy)?;
     let store = state.store.clone();
     let actor = user.0.username.clone();
     let created = blocking(move || {
+        let _slot = slot;
         add_user_checked(
             &store,
             &req.username,

@@ -39,6 +39,8 @@ pub struct AppState {
     pub config: Config,
     pub farm_index: RwLock<FarmIndex>,
     pub limiter: LoginLimiter,
+    /// Slots for argon2 hashing (logins, new users, password changes).
+    pub hashing: crate::auth::HashingSlots,
     pub metrics: Metrics,
     /// The running sync task, when the node serves with one.
     pub sync: std::sync::OnceLock<crate::sync_client::SyncHandle>,
@@ -81,6 +83,7 @@ impl AppState {
             config,
             farm_index: RwLock::new(index),
             limiter,
+            hashing: crate::auth::HashingSlots::default(),
             metrics: Metrics::new(),
             sync: std::sync::OnceLock::new(),
             modem: std::sync::OnceLock::new(),
@@ -111,6 +114,15 @@ impl AppState {
         }
     }
 }
+
+/// Requests handled at once at most; more are refused with 503 at once. A village has a few
+/// dozen agents' phones; 64 leaves room for the ops routes while bounding a flood's memory on
+/// a Raspberry-Pi-class box.
+pub const HTTP_REQUESTS_IN_FLIGHT_MAX: usize = 64;
+/// Longest a request may run before it is answered 503 `timeout` (the largest legitimate work,
+/// a full readings batch or a broadcast on a slow SD card, takes a few seconds). Work already
+/// handed to the blocking pool finishes and may still commit.
+pub const HTTP_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The whole application router.
 pub fn router(state: SharedState) -> Router {
@@ -189,6 +201,13 @@ pub fn router(state: SharedState) -> Router {
             ops::track_requests,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            farmco_shell::http::RequestLimits::new(
+                HTTP_REQUESTS_IN_FLIGHT_MAX,
+                HTTP_REQUEST_TIMEOUT,
+            ),
+            farmco_shell::http::limit_requests,
+        ))
         .with_state(state)
 }
 
