@@ -4,4 +4,5 @@
 mod login;
 mod metrics;
 mod quarantine;
+mod readings;
 mod refusals;
