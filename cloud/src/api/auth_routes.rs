@@ -1,4 +1,6 @@
-//! Login and logout of ops staff, and the checked user creation shared with `user add`.
+//! Login and logout of ops staff, the checked user creation shared with `user add`, and the
+//! admin's account changes (disable, enable, new password, revoke sessions) shared with the
+//! `user` commands; every change is audited and all but enabling delete the user's sessions.
 //!
 //! Every login attempt, successful or not, is written to the audit log. Attempts are reserved
 //! against the username and the client address before verification and failures counted after
@@ -8,17 +10,17 @@
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{ApiError, ApiJson, SharedState, blocking, client_addr, rfc3339};
+use super::{ApiError, ApiJson, CurrentUser, SharedState, blocking, client_addr, rfc3339};
 use crate::auth;
 use crate::store::Store;
 use crate::store::audit::AuditEvent;
-use crate::store::users::{self, Role, User};
+use crate::store::users::{self, Role, User, UserChange};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,4 +182,124 @@ pub async fn add_user_checked(
             ApiError::internal()
         })?;
     Ok(store.add_user(username, &hash, role, actor).await?)
+}
+
+/// What an account change did (the answer of the user administration routes).
+#[derive(Debug, Serialize)]
+pub struct UserChangeResponse {
+    pub username: String,
+    pub disabled: bool,
+    /// Sessions (bearer tokens) deleted by the change.
+    pub sessions_revoked: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRequest {
+    pub password: String,
+}
+
+/// Set a user's password (checked like a new one; hashed in a hashing slot when `slots` is
+/// given, i.e. from the API) and delete their sessions; audited.
+pub async fn set_password_checked(
+    store: &Store,
+    slots: Option<&auth::HashingSlots>,
+    username: &str,
+    password: &str,
+    actor: &str,
+) -> Result<UserChangeResponse, ApiError> {
+    auth::check_new_password(password).map_err(|m| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", m).with_field("password")
+    })?;
+    let slot = match slots {
+        Some(s) => Some(s.try_take().ok_or_else(ApiError::busy)?),
+        None => None,
+    };
+    let password = password.to_owned();
+    let hash = blocking(move || {
+        let _slot = slot;
+        auth::hash_password(&password)
+    })
+    .await?
+    .map_err(|e| {
+        tracing::error!(error = %e, "hashing failed");
+        ApiError::internal()
+    })?;
+    let (disabled, sessions_revoked) = store.set_password_hash(username, &hash, actor).await?;
+    Ok(UserChangeResponse {
+        username: username.to_owned(),
+        disabled,
+        sessions_revoked,
+    })
+}
+
+async fn change_user_route(
+    state: SharedState,
+    user: CurrentUser,
+    username: String,
+    change: UserChange,
+) -> Result<Json<UserChangeResponse>, ApiError> {
+    user.require(Role::Admin)?;
+    if change == UserChange::Disable && user.0.username == username {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "an admin cannot disable their own account",
+        ));
+    }
+    let (disabled, sessions_revoked) = state
+        .store
+        .change_user(&username, change, &user.0.username)
+        .await?;
+    Ok(Json(UserChangeResponse {
+        username,
+        disabled,
+        sessions_revoked,
+    }))
+}
+
+/// `POST /api/v1/users/{username}/disable` (admin): no more logins, sessions deleted.
+pub async fn disable_user(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    Path(username): Path<String>,
+) -> Result<Json<UserChangeResponse>, ApiError> {
+    change_user_route(state, user, username, UserChange::Disable).await
+}
+
+/// `POST /api/v1/users/{username}/enable` (admin).
+pub async fn enable_user(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    Path(username): Path<String>,
+) -> Result<Json<UserChangeResponse>, ApiError> {
+    change_user_route(state, user, username, UserChange::Enable).await
+}
+
+/// `DELETE /api/v1/users/{username}/sessions` (admin): sign the user out everywhere.
+pub async fn revoke_sessions(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    Path(username): Path<String>,
+) -> Result<Json<UserChangeResponse>, ApiError> {
+    change_user_route(state, user, username, UserChange::RevokeSessions).await
+}
+
+/// `POST /api/v1/users/{username}/password` (admin): a new password, sessions deleted.
+pub async fn set_password(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    Path(username): Path<String>,
+    ApiJson(req): ApiJson<PasswordRequest>,
+) -> Result<Json<UserChangeResponse>, ApiError> {
+    user.require(Role::Admin)?;
+    let done = set_password_checked(
+        &state.store,
+        Some(&state.hashing),
+        &username,
+        &req.password,
+        &user.0.username,
+    )
+    .await?;
+    Ok(Json(done))
 }

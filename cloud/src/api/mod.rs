@@ -77,6 +77,16 @@ pub fn api_routes() -> Router<SharedState> {
         .route("/auth/login", post(auth_routes::login))
         .route("/auth/logout", post(auth_routes::logout))
         .route("/enroll", post(fleet::enroll))
+        .route("/users/{username}/disable", post(auth_routes::disable_user))
+        .route("/users/{username}/enable", post(auth_routes::enable_user))
+        .route(
+            "/users/{username}/password",
+            post(auth_routes::set_password),
+        )
+        .route(
+            "/users/{username}/sessions",
+            axum::routing::delete(auth_routes::revoke_sessions),
+        )
         .route(
             "/sync",
             post(sync_endpoint).layer(DefaultBodyLimit::max(

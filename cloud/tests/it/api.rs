@@ -71,12 +71,17 @@ impl App {
     }
 
     pub(crate) async fn login(&self) -> String {
+        self.login_with(PASSWORD).await
+    }
+
+    /// Log ops1 in with this password.
+    pub(crate) async fn login_with(&self, password: &str) -> String {
         let (s, v) = self
             .call(
                 "POST",
                 "/api/v1/auth/login",
                 None,
-                Some(json!({"username": "ops1", "password": PASSWORD})),
+                Some(json!({"username": "ops1", "password": password})),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");

@@ -346,3 +346,204 @@ pub async fn create_user(
     .await?;
     Ok((StatusCode::CREATED, Json(UserResponse::from(&created))))
 }
+
+/// What an account change did (the answer of the user administration routes).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserChangeResponse {
+    pub username: String,
+    pub disabled: bool,
+    /// Sessions (bearer tokens) deleted by the change.
+    pub sessions_revoked: usize,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRequest {
+    pub password: String,
+}
+
+/// Which account change to make (shared by the API and the `user` commands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChange {
+    Disable,
+    Enable,
+    RevokeSessions,
+}
+
+/// Disable, enable or sign out a user everywhere; audited in the same transaction. Disabling
+/// deletes the user's sessions, so their tokens stop working at once.
+pub fn change_user_checked(
+    store: &crate::store::Store,
+    username: &str,
+    change: UserChange,
+    actor: &str,
+) -> Result<UserChangeResponse, ApiError> {
+    let now = now_ms();
+    store
+        .write(|tx| {
+            let Some((user, disabled)) = users::find_user(tx, username)? else {
+                return Err(crate::store::StoreError::NotFound("user"));
+            };
+            let (action, disabled, revoked) = match change {
+                UserChange::Disable => (
+                    "user.disable",
+                    true,
+                    users::set_disabled(tx, user.id, true)?,
+                ),
+                UserChange::Enable => (
+                    "user.enable",
+                    false,
+                    users::set_disabled(tx, user.id, false)?,
+                ),
+                UserChange::RevokeSessions => (
+                    "user.revoke_sessions",
+                    disabled,
+                    users::delete_user_sessions(tx, user.id)?,
+                ),
+            };
+            audit::append(
+                tx,
+                now,
+                &AuditEvent {
+                    actor,
+                    action,
+                    target: username,
+                    detail: json!({"sessions_revoked": revoked}),
+                },
+            )?;
+            Ok(UserChangeResponse {
+                username: user.username,
+                disabled,
+                sessions_revoked: revoked,
+            })
+        })
+        .map_err(ApiError::from)
+}
+
+/// Set a user's password (checked like a new one) and delete their sessions; audited (without
+/// the password).
+pub fn set_password_checked(
+    store: &crate::store::Store,
+    username: &str,
+    password: &str,
+    actor: &str,
+) -> Result<UserChangeResponse, ApiError> {
+    auth::check_new_password(password).map_err(|m| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", m).with_field("password")
+    })?;
+    if store.read(|c| users::find_user(c, username))?.is_none() {
+        return Err(ApiError::not_found("user"));
+    }
+    let hash = auth::hash_password(password).map_err(|e| {
+        tracing::error!(error = %e, "hashing failed");
+        ApiError::internal()
+    })?;
+    let now = now_ms();
+    store
+        .write(|tx| {
+            let Some((user, disabled)) = users::find_user(tx, username)? else {
+                return Err(crate::store::StoreError::NotFound("user"));
+            };
+            let revoked = users::set_password_hash(tx, user.id, &hash)?;
+            audit::append(
+                tx,
+                now,
+                &AuditEvent {
+                    actor,
+                    action: "user.password",
+                    target: username,
+                    detail: json!({"sessions_revoked": revoked}),
+                },
+            )?;
+            Ok(UserChangeResponse {
+                username: user.username,
+                disabled,
+                sessions_revoked: revoked,
+            })
+        })
+        .map_err(ApiError::from)
+}
+
+async fn change_user_route(
+    state: SharedState,
+    user: CurrentUser,
+    username: String,
+    change: UserChange,
+) -> Result<Json<UserChangeResponse>, ApiError> {
+    user.require(Role::Admin)?;
+    if change == UserChange::Disable && user.0.username == username {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "an admin cannot disable their own account",
+        ));
+    }
+    let store = state.store.clone();
+    let actor = user.0.username.clone();
+    let done = blocking(move || change_user_checked(&store, &username, change, &actor)).await?;
+    Ok(Json(done))
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{username}/disable", tag = "users",
+    params(("username" = String, Path, description = "the user to disable")),
+    responses((status = 200, body = UserChangeResponse), (status = 403, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn disable_user(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> Result<Json<UserChangeResponse>, ApiError> {
+    change_user_route(state, user, username, UserChange::Disable).await
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{username}/enable", tag = "users",
+    params(("username" = String, Path, description = "the user to enable again")),
+    responses((status = 200, body = UserChangeResponse), (status = 403, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn enable_user(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> Result<Json<UserChangeResponse>, ApiError> {
+    change_user_route(state, user, username, UserChange::Enable).await
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{username}/sessions", tag = "users",
+    params(("username" = String, Path, description = "the user to sign out everywhere")),
+    responses((status = 200, body = UserChangeResponse), (status = 403, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn revoke_sessions(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> Result<Json<UserChangeResponse>, ApiError> {
+    change_user_route(state, user, username, UserChange::RevokeSessions).await
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{username}/password", tag = "users",
+    params(("username" = String, Path, description = "the user whose password is replaced")),
+    request_body = PasswordRequest,
+    responses((status = 200, body = UserChangeResponse), (status = 403, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody), (status = 422, body = super::ErrorBody),
+              (status = 429, body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn set_password(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    axum::extract::Path(username): axum::extract::Path<String>,
+    ApiJson(req): ApiJson<PasswordRequest>,
+) -> Result<Json<UserChangeResponse>, ApiError> {
+    user.require(Role::Admin)?;
+    let slot = state.hashing.try_take().ok_or_else(ApiError::busy)?;
+    let store = state.store.clone();
+    let actor = user.0.username.clone();
+    let done = blocking(move || {
+        let _slot = slot;
+        set_password_checked(&store, &username, &req.password, &actor)
+    })
+    .await?;
+    Ok(Json(done))
+}

@@ -134,6 +134,16 @@ pub fn router(state: SharedState) -> Router {
             "/users",
             get(auth_routes::list_users).post(auth_routes::create_user),
         )
+        .route("/users/{username}/disable", post(auth_routes::disable_user))
+        .route("/users/{username}/enable", post(auth_routes::enable_user))
+        .route(
+            "/users/{username}/password",
+            post(auth_routes::set_password),
+        )
+        .route(
+            "/users/{username}/sessions",
+            axum::routing::delete(auth_routes::revoke_sessions),
+        )
         .route(
             "/farmers",
             get(farmers::search_farmers).post(farmers::create_farmer),

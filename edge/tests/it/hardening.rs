@@ -5,3 +5,4 @@ mod login;
 mod metrics;
 mod readings_bounds;
 mod simulator;
+mod users;
