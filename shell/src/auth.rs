@@ -147,6 +147,20 @@ struct KeyState {
     failures: VecDeque<Instant>,
     /// Attempts that passed `check` and are not resolved yet.
     pending: u32,
+    /// When a refusal of this key was last reported for the audit log: at most one
+    /// `login.rate_limited` row per key per window (review 2026-12, finding 9).
+    refusal_audited_at: Option<Instant>,
+}
+
+/// An attempt [`LoginLimiter::check`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    /// Seconds to wait (`Retry-After`).
+    pub retry_after_s: u64,
+    /// Whether this refusal should be written to the audit log: true for the first refusal of
+    /// a blocked key in a window, false for the rest, so a flood of refused attempts costs no
+    /// database write.
+    pub audit: bool,
 }
 
 impl KeyState {
@@ -168,6 +182,17 @@ impl KeyState {
 
     fn idle(&self) -> bool {
         self.failures.is_empty() && self.pending == 0
+    }
+
+    /// Report this refusal to the audit log? Once per window.
+    fn audit_refusal(&mut self, now: Instant, window: Duration) -> bool {
+        let due = self
+            .refusal_audited_at
+            .is_none_or(|t| now.saturating_duration_since(t) >= window);
+        if due {
+            self.refusal_audited_at = Some(now);
+        }
+        due
     }
 }
 
@@ -227,13 +252,14 @@ impl LoginLimiter {
     }
 
     /// May another attempt start now? On yes, the attempt is reserved (pending) against the
-    /// username and the address until it is resolved; on no, the seconds to wait.
+    /// username and the address until it is resolved; on no, the seconds to wait and whether
+    /// to audit the refusal.
     pub fn check(
         &self,
         username: &str,
         addr: Option<IpAddr>,
         now: Instant,
-    ) -> Result<LoginAttempt<'_>, u64> {
+    ) -> Result<LoginAttempt<'_>, Refused> {
         let mut map = self.lock();
         let user_key = LimitKey::User(username.to_owned());
         let used = |map: &mut HashMap<LimitKey, KeyState>, key: &LimitKey| {
@@ -246,7 +272,20 @@ impl LoginLimiter {
         let blocked_addr =
             addr.is_some_and(|a| used(&mut map, &LimitKey::Address(a)) >= self.max_per_address);
         if blocked_user || blocked_addr {
-            return Err(self.window.as_secs().max(1));
+            let mut audit = false;
+            let blocking_keys = [
+                blocked_user.then(|| user_key.clone()),
+                addr.filter(|_| blocked_addr).map(LimitKey::Address),
+            ];
+            for key in blocking_keys.into_iter().flatten() {
+                if let Some(state) = map.get_mut(&key) {
+                    audit |= state.audit_refusal(now, self.window);
+                }
+            }
+            return Err(Refused {
+                retry_after_s: self.window.as_secs().max(1),
+                audit,
+            });
         }
         Self::make_room(&mut map, 2);
         map.entry(user_key).or_default().pending += 1;
@@ -364,6 +403,37 @@ mod tests {
             handles.into_iter().map(|h| h.join().unwrap()).sum()
         });
         assert_eq!(passed, 3);
+    }
+
+    /// Finding 9 of the 2026-12 review: a flood of refused attempts asks for one audit row per
+    /// blocked key per window, not one each.
+    #[test]
+    fn refusals_are_audited_once_per_key_per_window() {
+        let window = Duration::from_secs(60);
+        let l = LoginLimiter::new(window, 2, 100);
+        let t0 = Instant::now();
+        for _ in 0..2 {
+            l.check("ravi", None, t0).unwrap().failed(t0);
+        }
+        let first = l.check("ravi", None, t0).unwrap_err();
+        assert!(first.audit);
+        for i in 1..50 {
+            let again = l
+                .check("ravi", None, t0 + Duration::from_millis(i))
+                .unwrap_err();
+            assert!(!again.audit, "refusal {i} audited again");
+        }
+        // Another blocked key gets its own row.
+        for _ in 0..2 {
+            l.check("sita", None, t0).unwrap().failed(t0);
+        }
+        assert!(l.check("sita", None, t0).unwrap_err().audit);
+        // A new window, a new row.
+        let later = t0 + window + Duration::from_secs(1);
+        for _ in 0..2 {
+            l.check("ravi", None, later).unwrap().failed(later);
+        }
+        assert!(l.check("ravi", None, later).unwrap_err().audit);
     }
 
     #[test]

@@ -56,23 +56,27 @@ pub async fn login(
     // guesses cannot all pass the check before the first failure is recorded.
     let attempt = match state.limiter.check(&username, addr, Instant::now()) {
         Ok(attempt) => attempt,
-        Err(wait_s) => {
+        Err(refused) => {
+            // Refused before any work: at most one audit row per blocked key per window, so
+            // a flood of refused attempts costs no database write (review 2026-12, finding 9).
             state.metrics.login("rate_limited");
-            state
-                .store
-                .audit(&AuditEvent {
-                    actor: &username,
-                    action: "login.rate_limited",
-                    target: &username,
-                    detail,
-                })
-                .await?;
+            if refused.audit {
+                state
+                    .store
+                    .audit(&AuditEvent {
+                        actor: &username,
+                        action: "login.rate_limited",
+                        target: &username,
+                        detail,
+                    })
+                    .await?;
+            }
             let mut e = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 "too many failed logins; try again later",
             );
-            e.retry_after_s = Some(wait_s);
+            e.retry_after_s = Some(refused.retry_after_s);
             return Err(e);
         }
     };

@@ -101,33 +101,37 @@ pub async fn login(
     // guesses cannot all pass the check before the first failure is recorded.
     let attempt = match state.limiter.check(&username, addr, Instant::now()) {
         Ok(attempt) => attempt,
-        Err(wait_s) => {
+        Err(refused) => {
+            // Refused before any work: at most one audit row per blocked key per window, so
+            // a flood of refused attempts costs no database write (review 2026-12, finding 9).
             state.metrics.login(false);
             let mut e = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 "too many failed logins; try again later",
             );
-            e.retry_after_s = Some(wait_s);
-            let store = state.store.clone();
-            let name = username.clone();
-            blocking(move || {
-                store
-                    .write(|tx| {
-                        audit::append(
-                            tx,
-                            now_ms(),
-                            &AuditEvent {
-                                actor: &name,
-                                action: "login.rate_limited",
-                                target: &name,
-                                detail: json!({"address": addr.map(|a| a.to_string())}),
-                            },
-                        )
-                    })
-                    .map_err(ApiError::from)
-            })
-            .await?;
+            e.retry_after_s = Some(refused.retry_after_s);
+            if refused.audit {
+                let store = state.store.clone();
+                let name = username.clone();
+                blocking(move || {
+                    store
+                        .write(|tx| {
+                            audit::append(
+                                tx,
+                                now_ms(),
+                                &AuditEvent {
+                                    actor: &name,
+                                    action: "login.rate_limited",
+                                    target: &name,
+                                    detail: json!({"address": addr.map(|a| a.to_string())}),
+                                },
+                            )
+                        })
+                        .map_err(ApiError::from)
+                })
+                .await?;
+            }
             return Err(e);
         }
     };

@@ -60,3 +60,45 @@ async fn concurrent_logins_are_bounded() {
     drop(held);
     node.login("agent").await;
 }
+
+/// Finding 9: a flood of logins for a blocked username writes one `login.rate_limited` audit
+/// row per window, not one per request.
+#[tokio::test]
+async fn rate_limited_logins_are_audited_once_per_window() {
+    use serde_json::json;
+    let node = TestNode::new();
+    let max = node.state.config.auth.login_max_failures_per_user;
+    let attempt = |password: &'static str| {
+        let node = &node;
+        async move {
+            node.call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": "super", "password": password})),
+            )
+            .await
+            .0
+        }
+    };
+    for _ in 0..max {
+        assert_eq!(attempt("guess-guess").await, StatusCode::UNAUTHORIZED);
+    }
+    for _ in 0..30 {
+        assert_eq!(attempt("guess-guess").await, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let count = |action: &'static str| -> i64 {
+        node.state
+            .store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM audit_log WHERE action = ?1",
+                    [action],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap()
+    };
+    assert_eq!(count("login.failure"), i64::from(max));
+    assert_eq!(count("login.rate_limited"), 1);
+}
