@@ -116,6 +116,9 @@ pub struct RawNode {
 pub struct RawHttp {
     pub listen: String,
     pub body_limit_bytes: usize,
+    /// Proxies whose X-Forwarded-For is believed (addresses or CIDR networks).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,6 +164,7 @@ pub struct Config {
     pub node_name: String,
     pub listen: SocketAddr,
     pub body_limit_bytes: usize,
+    pub trusted_proxies: farmco_shell::http::TrustedProxies,
     pub data_dir: PathBuf,
     pub synchronous: Synchronous,
     pub reader_connections: usize,
@@ -389,6 +393,8 @@ impl RawConfig {
             node_name: self.node.name,
             listen,
             body_limit_bytes: self.http.body_limit_bytes,
+            trusted_proxies: farmco_shell::http::TrustedProxies::parse(&self.http.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("http.trusted_proxies: {e}"))?,
             data_dir: self.storage.data_dir,
             synchronous,
             reader_connections: self.storage.reader_connections,

@@ -2,10 +2,17 @@
 //! tokens stored only as SHA-256, and a login rate limiter keyed by username and by client address.
 //!
 //! The limiter counts *failed* attempts in a sliding window, plus attempts still being verified
-//! (reserved inside `check`, so a burst of concurrent guesses cannot all pass it); once a key
-//! reaches its limit every further attempt (even with the right password) is refused with 429
-//! until old failures age out, so guessing costs the attacker the window, not the CPU of an
-//! argon2 hash per guess. Hashing itself takes one of [`PASSWORD_HASHES_IN_FLIGHT_MAX`] slots.
+//! (reserved inside `check`, so a burst of concurrent guesses cannot all pass it).
+//! - Per client address: a hard limit; once reached, every attempt from it is refused with 429
+//!   until old failures age out.
+//! - Per username: progressive delays, not a lockout (review 2026-12, finding 14). The first
+//!   `max_per_user` failures are free; then one attempt at a time, each after a delay since the
+//!   last failure that doubles per failure ([`LOGIN_DELAY_BASE`] up to [`LOGIN_DELAY_MAX`]).
+//!   From an address the user logged in from before ([`KNOWN_ADDRESS_TTL`]) the delay does
+//!   not apply, so someone guessing an agent's password elsewhere cannot lock the agent out.
+//!
+//! Guessing costs the attacker time, not the CPU of an argon2 hash per guess. Hashing itself
+//! takes one of [`PASSWORD_HASHES_IN_FLIGHT_MAX`] slots.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -20,6 +27,19 @@ use sha2::{Digest, Sha256};
 pub const PASSWORD_CHARS_MIN: usize = 8;
 /// Longest password accepted (argon2 could take more; a bound keeps hashing time predictable).
 pub const PASSWORD_BYTES_MAX: usize = 1_024;
+/// First delay imposed on a username after its free failures (`login_max_failures_per_user`
+/// inside the window); each further failure doubles it (review 2026-12, finding 14). Long
+/// enough that guessing stays slow, short enough that an agent locked out by someone else's
+/// guesses waits seconds, not the whole window.
+pub const LOGIN_DELAY_BASE: Duration = Duration::from_secs(30);
+/// Longest delay between two attempts on one username (the default window).
+pub const LOGIN_DELAY_MAX: Duration = Duration::from_secs(15 * 60);
+/// Addresses remembered per user after a successful login; from those the per-username delay
+/// does not apply (a correct password from the agent's own phone still passes while someone
+/// else guesses), the per-address limit still does.
+pub const KNOWN_ADDRESSES_PER_USER_MAX: usize = 8;
+/// How long a successful login's address stays known (a month of field work).
+pub const KNOWN_ADDRESS_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Keys tracked by the limiter at most; beyond that the oldest entries are evicted so a flood of
 /// random usernames cannot grow memory without bound.
 pub const RATE_LIMIT_KEYS_MAX: usize = 10_000;
@@ -131,7 +151,15 @@ pub struct LoginLimiter {
     window: Duration,
     max_per_user: u32,
     max_per_address: u32,
-    keys: Mutex<HashMap<LimitKey, KeyState>>,
+    keys: Mutex<Inner>,
+}
+
+/// The limiter's state behind its one lock.
+#[derive(Debug, Default)]
+struct Inner {
+    keys: HashMap<LimitKey, KeyState>,
+    /// Per username: addresses of recent successful logins, newest last.
+    known: HashMap<String, VecDeque<(IpAddr, Instant)>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -214,16 +242,36 @@ impl LoginAttempt<'_> {
         self.limiter.resolve(&self.username, self.addr, Some(now));
     }
 
-    /// The login succeeded: the user's failures are cleared (not the address's).
-    pub fn succeeded(mut self) {
+    /// The login succeeded: the user's failures are cleared (not the address's), and the
+    /// address becomes known for this user.
+    pub fn succeeded(mut self, now: Instant) {
         self.resolved = true;
         self.limiter.resolve(&self.username, self.addr, None);
         let key = LimitKey::User(self.username.clone());
-        let mut map = self.limiter.lock();
-        if let Some(state) = map.get_mut(&key) {
+        let mut inner = self.limiter.lock();
+        if let Some(state) = inner.keys.get_mut(&key) {
             state.failures.clear();
             if state.idle() {
-                map.remove(&key);
+                inner.keys.remove(&key);
+            }
+        }
+        if let Some(addr) = self.addr {
+            if !inner.known.contains_key(&self.username) && inner.known.len() >= RATE_LIMIT_KEYS_MAX
+            {
+                let oldest = inner
+                    .known
+                    .iter()
+                    .min_by_key(|(_, v)| v.back().map(|(_, t)| *t))
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    inner.known.remove(&k);
+                }
+            }
+            let list = inner.known.entry(self.username.clone()).or_default();
+            list.retain(|(a, _)| *a != addr);
+            list.push_back((addr, now));
+            while list.len() > KNOWN_ADDRESSES_PER_USER_MAX {
+                list.pop_front();
             }
         }
     }
@@ -243,12 +291,34 @@ impl LoginLimiter {
             window,
             max_per_user,
             max_per_address,
-            keys: Mutex::new(HashMap::new()),
+            keys: Mutex::new(Inner::default()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LimitKey, KeyState>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.keys.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// May this username try now (ignoring addresses)? Its first `max_per_user` failures in
+    /// the window are free; after that one attempt at a time, each after a delay since the last
+    /// failure that doubles per failure ([`LOGIN_DELAY_BASE`] up to [`LOGIN_DELAY_MAX`]).
+    /// Returns the seconds to wait when not.
+    fn user_wait(&self, state: &KeyState, now: Instant) -> Option<u64> {
+        let failures = u32::try_from(state.failures.len()).unwrap_or(u32::MAX);
+        if failures.saturating_add(state.pending) < self.max_per_user {
+            return None;
+        }
+        if state.pending > 0 {
+            // Another attempt on this username is being verified: one at a time.
+            return Some(1);
+        }
+        let over = failures.saturating_sub(self.max_per_user).min(16);
+        let delay = LOGIN_DELAY_BASE
+            .saturating_mul(1 << over)
+            .min(LOGIN_DELAY_MAX);
+        let last = state.failures.back().copied().unwrap_or(now);
+        let ready_at = last + delay;
+        (now < ready_at).then(|| ready_at.saturating_duration_since(now).as_secs().max(1))
     }
 
     /// May another attempt start now? On yes, the attempt is reserved (pending) against the
@@ -260,17 +330,29 @@ impl LoginLimiter {
         addr: Option<IpAddr>,
         now: Instant,
     ) -> Result<LoginAttempt<'_>, Refused> {
-        let mut map = self.lock();
-        let user_key = LimitKey::User(username.to_owned());
-        let used = |map: &mut HashMap<LimitKey, KeyState>, key: &LimitKey| {
-            map.get_mut(key).map_or(0, |s| {
-                s.prune(now, self.window);
-                s.used()
+        let mut inner = self.lock();
+        let known = addr.is_some_and(|a| {
+            inner.known.get(username).is_some_and(|list| {
+                list.iter()
+                    .any(|(k, t)| *k == a && now.saturating_duration_since(*t) < KNOWN_ADDRESS_TTL)
             })
+        });
+        let map = &mut inner.keys;
+        let user_key = LimitKey::User(username.to_owned());
+        let user_wait = match map.get_mut(&user_key) {
+            Some(state) if !known => {
+                state.prune(now, self.window);
+                self.user_wait(state, now)
+            }
+            _ => None,
         };
-        let blocked_user = used(&mut map, &user_key) >= self.max_per_user;
-        let blocked_addr =
-            addr.is_some_and(|a| used(&mut map, &LimitKey::Address(a)) >= self.max_per_address);
+        let blocked_user = user_wait.is_some();
+        let blocked_addr = addr.is_some_and(|a| {
+            map.get_mut(&LimitKey::Address(a)).is_some_and(|s| {
+                s.prune(now, self.window);
+                s.used() >= self.max_per_address
+            })
+        });
         if blocked_user || blocked_addr {
             let mut audit = false;
             let blocking_keys = [
@@ -282,12 +364,17 @@ impl LoginLimiter {
                     audit |= state.audit_refusal(now, self.window);
                 }
             }
+            let retry_after_s = if blocked_addr {
+                self.window.as_secs().max(1)
+            } else {
+                user_wait.unwrap_or(1)
+            };
             return Err(Refused {
-                retry_after_s: self.window.as_secs().max(1),
+                retry_after_s,
                 audit,
             });
         }
-        Self::make_room(&mut map, 2);
+        Self::make_room(map, 2);
         map.entry(user_key).or_default().pending += 1;
         if let Some(a) = addr {
             map.entry(LimitKey::Address(a)).or_default().pending += 1;
@@ -320,7 +407,8 @@ impl LoginLimiter {
 
     /// End a reservation; `failed_at` counts a failure.
     fn resolve(&self, username: &str, addr: Option<IpAddr>, failed_at: Option<Instant>) {
-        let mut map = self.lock();
+        let mut inner = self.lock();
+        let map = &mut inner.keys;
         let keys =
             std::iter::once(LimitKey::User(username.to_owned())).chain(addr.map(LimitKey::Address));
         for key in keys {
@@ -442,11 +530,61 @@ mod tests {
         let t0 = Instant::now();
         l.check("ravi", None, t0).unwrap().failed(t0);
         l.check("ravi", None, t0).unwrap().failed(t0);
-        l.check("ravi", None, t0).unwrap().succeeded();
+        l.check("ravi", None, t0).unwrap().succeeded(t0);
         for _ in 0..3 {
             l.check("ravi", None, t0).unwrap().failed(t0);
         }
         assert!(l.check("ravi", None, t0).is_err());
+    }
+
+    /// Finding 14 of the 2026-12 review: no hard per-username lockout. After the free failures
+    /// the username waits a delay that doubles per failure, and a correct password from an
+    /// address the user logged in from before is not delayed at all.
+    #[test]
+    fn usernames_get_progressive_delays_and_known_addresses_pass() {
+        let window = Duration::from_secs(3600);
+        let l = LoginLimiter::new(window, 3, 1000);
+        let t0 = Instant::now();
+        let phone: IpAddr = "10.0.0.7".parse().unwrap();
+        let attacker: IpAddr = "203.0.113.9".parse().unwrap();
+        l.check("ravi", Some(phone), t0).unwrap().succeeded(t0);
+        for _ in 0..3 {
+            l.check("ravi", Some(attacker), t0).unwrap().failed(t0);
+        }
+        // Delayed for LOGIN_DELAY_BASE after the last failure...
+        let refused = l.check("ravi", Some(attacker), t0).unwrap_err();
+        assert_eq!(refused.retry_after_s, LOGIN_DELAY_BASE.as_secs());
+        // ...but not from the phone that logged in before.
+        l.check("ravi", Some(phone), t0 + Duration::from_secs(1))
+            .unwrap()
+            .succeeded(t0 + Duration::from_secs(1));
+        for _ in 0..3 {
+            l.check("ravi", Some(attacker), t0).unwrap().failed(t0);
+        }
+        // After the delay one attempt; a failure doubles the delay.
+        let t1 = t0 + LOGIN_DELAY_BASE;
+        assert!(
+            l.check("ravi", Some(attacker), t1 - Duration::from_secs(1))
+                .is_err()
+        );
+        l.check("ravi", Some(attacker), t1).unwrap().failed(t1);
+        let refused = l.check("ravi", Some(attacker), t1).unwrap_err();
+        assert_eq!(refused.retry_after_s, 2 * LOGIN_DELAY_BASE.as_secs());
+        let t2 = t1 + 2 * LOGIN_DELAY_BASE;
+        l.check("ravi", Some(attacker), t2).unwrap().failed(t2);
+        assert_eq!(
+            l.check("ravi", None, t2).unwrap_err().retry_after_s,
+            4 * LOGIN_DELAY_BASE.as_secs()
+        );
+        // The delay never exceeds LOGIN_DELAY_MAX.
+        let mut t = t2;
+        for _ in 0..10 {
+            t += LOGIN_DELAY_MAX;
+            l.check("ravi", Some(attacker), t).unwrap().failed(t);
+        }
+        assert!(l.check("ravi", None, t).unwrap_err().retry_after_s <= LOGIN_DELAY_MAX.as_secs());
+        // The phone still gets in.
+        assert!(l.check("ravi", Some(phone), t).is_ok());
     }
 
     #[test]

@@ -41,9 +41,10 @@ pub struct LoginResponse {
 pub async fn login(
     State(state): State<SharedState>,
     extensions: Extensions,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let addr = client_addr(&extensions);
+    let addr = client_addr(&state, &extensions, &headers);
     let username = req.username.trim().to_owned();
     if username.is_empty()
         || username.len() > users::USERNAME_CHARS_MAX
@@ -134,7 +135,7 @@ pub async fn login(
             detail,
         })
         .await?;
-    attempt.succeeded();
+    attempt.succeeded(Instant::now());
     state.metrics.login("success");
     Ok(Json(LoginResponse {
         token,

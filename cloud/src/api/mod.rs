@@ -110,10 +110,12 @@ pub fn api_routes() -> Router<SharedState> {
 pub async fn sync_endpoint(
     axum::extract::State(state): axum::extract::State<SharedState>,
     extensions: axum::http::Extensions,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match state.sync.handle(&body, client_addr(&extensions)).await {
+    let addr = client_addr(&state, &extensions, &headers);
+    match state.sync.handle(&body, addr).await {
         Ok(bytes) => (
             [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
             bytes,
@@ -253,12 +255,17 @@ impl FromRequestParts<SharedState> for CurrentUser {
     }
 }
 
-/// The client's address, when the server was started with connect info (tests via `oneshot` have
-/// none).
-pub fn client_addr(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
-    extensions
+/// The client's address: the TCP peer (when the server was started with connect info; tests
+/// via `oneshot` have none), or what a trusted proxy forwarded (`http.trusted_proxies`).
+pub fn client_addr(
+    state: &AppState,
+    extensions: &axum::http::Extensions,
+    headers: &axum::http::HeaderMap,
+) -> Option<std::net::IpAddr> {
+    let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip())
+        .map(|ci| ci.0.ip());
+    state.config.trusted_proxies.client_addr(peer, headers)
 }
 
 /// RFC 3339 text of a timestamp.

@@ -87,9 +87,10 @@ pub fn rfc3339_ms(ms: i64) -> String {
 pub async fn login(
     State(state): State<SharedState>,
     extensions: Extensions,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let addr = client_addr(&extensions);
+    let addr = client_addr(&state, &extensions, &headers);
     let username = req.username.trim().to_owned();
     if username.is_empty() || username.len() > users::USERNAME_CHARS_MAX {
         return Err(ApiError::unauthorized());
@@ -205,7 +206,7 @@ pub async fn login(
     .await?;
     match outcome {
         Some((user, token, expires)) => {
-            attempt.succeeded();
+            attempt.succeeded(Instant::now());
             state.metrics.login(true);
             Ok(Json(LoginResponse {
                 token,

@@ -310,10 +310,15 @@ impl FromRequestParts<SharedState> for CurrentUser {
     }
 }
 
-/// The client's address, when the server was started with connect info (tests via `oneshot` have
-/// none).
-pub fn client_addr(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
-    extensions
+/// The client's address: the TCP peer (when the server was started with connect info; tests
+/// via `oneshot` have none), or what a trusted proxy forwarded (`http.trusted_proxies`).
+pub fn client_addr(
+    state: &AppState,
+    extensions: &axum::http::Extensions,
+    headers: &axum::http::HeaderMap,
+) -> Option<std::net::IpAddr> {
+    let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip())
+        .map(|ci| ci.0.ip());
+    state.config.trusted_proxies.client_addr(peer, headers)
 }

@@ -102,3 +102,81 @@ async fn rate_limited_logins_are_audited_once_per_window() {
     assert_eq!(count("login.failure"), i64::from(max));
     assert_eq!(count("login.rate_limited"), 1);
 }
+
+/// A login request as if forwarded by the proxy at 127.0.0.1 for `client`.
+async fn login_via_proxy(
+    node: &TestNode,
+    client: &str,
+    username: &str,
+    password: &str,
+) -> StatusCode {
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/auth/login")
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", client)
+        .body(Body::from(
+            serde_json::json!({"username": username, "password": password}).to_string(),
+        ))
+        .unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            50_000,
+        ))));
+    node.raw(req).await.0
+}
+
+/// Finding 14: behind a trusted proxy each client has its own address bucket (one client's
+/// failures do not lock out the others), X-Forwarded-For from anyone else is ignored, and a
+/// username under attack is delayed, not locked: its owner's known address still gets in.
+#[tokio::test]
+async fn trusted_proxy_buckets_and_no_username_lockout() {
+    let node = TestNode::with_config(|c| {
+        c.trusted_proxies =
+            farmco_shell::http::TrustedProxies::parse(&["127.0.0.1".to_owned()]).unwrap();
+    });
+    let password = crate::support::PASSWORD;
+    // The supervisor logs in from their phone once.
+    assert_eq!(
+        login_via_proxy(&node, "198.51.100.50", "super", password).await,
+        StatusCode::OK
+    );
+    // An attacker behind the same proxy burns its address limit on many usernames.
+    let per_address = node.state.config.auth.login_max_failures_per_address;
+    for i in 0..per_address {
+        let status =
+            login_via_proxy(&node, "203.0.113.9", &format!("user{i}"), "guess-guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        login_via_proxy(&node, "203.0.113.9", "agent", password).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Other clients of the proxy are unaffected.
+    assert_eq!(
+        login_via_proxy(&node, "198.51.100.7", "agent", password).await,
+        StatusCode::OK
+    );
+    // Guesses at the supervisor from elsewhere delay the username...
+    let per_user = node.state.config.auth.login_max_failures_per_user;
+    for i in 0..per_user {
+        let status = login_via_proxy(
+            &node,
+            &format!("203.0.113.{}", 20 + i),
+            "super",
+            "nope-nope",
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        login_via_proxy(&node, "203.0.113.99", "super", password).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ...but the supervisor's own phone still gets in.
+    assert_eq!(
+        login_via_proxy(&node, "198.51.100.50", "super", password).await,
+        StatusCode::OK
+    );
+}
