@@ -289,6 +289,28 @@ impl CurrentUser {
     }
 }
 
+impl CurrentUser {
+    /// The villages this caller is limited to: `Some` for agents, `None` (every village) for
+    /// supervisors and admins.
+    pub fn village_scope(&self) -> Option<Vec<String>> {
+        (self.0.role == Role::Agent)
+            .then(|| self.0.villages.iter().map(ToString::to_string).collect())
+    }
+
+    /// 404 `what` unless the caller may see an object of `village` (an object in no village is
+    /// visible to supervisors and admins only). Existence is not revealed to agents.
+    pub fn require_village(&self, village: Option<&str>, what: &str) -> Result<(), ApiError> {
+        let Some(scope) = self.village_scope() else {
+            return Ok(());
+        };
+        if village.is_some_and(|v| scope.iter().any(|s| s == v)) {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(what))
+        }
+    }
+}
+
 impl FromRequestParts<SharedState> for CurrentUser {
     type Rejection = ApiError;
 

@@ -4,5 +4,6 @@
 mod login;
 mod metrics;
 mod readings_bounds;
+mod scope;
 mod simulator;
 mod users;
