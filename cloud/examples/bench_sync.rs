@@ -395,7 +395,7 @@ async fn bench_ingest() -> anyhow::Result<(f64, f64, usize)> {
     let started = Instant::now();
     for env in &envelopes {
         service
-            .handle(env)
+            .handle(env, None)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }

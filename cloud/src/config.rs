@@ -48,6 +48,9 @@ pub struct RawConfig {
 pub struct RawHttp {
     pub listen: String,
     pub body_limit_bytes: usize,
+    /// Proxies whose X-Forwarded-For is believed (addresses or CIDR networks).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +114,7 @@ pub enum LogFormat {
 pub struct Config {
     pub listen: SocketAddr,
     pub body_limit_bytes: usize,
+    pub trusted_proxies: farmco_shell::http::TrustedProxies,
     pub database: DatabaseConfig,
     pub data_dir: PathBuf,
     pub auth: AuthConfig,
@@ -218,6 +222,8 @@ impl RawConfig {
         Ok(Config {
             listen,
             body_limit_bytes: self.http.body_limit_bytes,
+            trusted_proxies: farmco_shell::http::TrustedProxies::parse(&self.http.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("http.trusted_proxies: {e}"))?,
             database: DatabaseConfig {
                 url: self.database.url,
                 pool_size: self.database.pool_size,

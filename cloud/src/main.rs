@@ -13,6 +13,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use farmco_cloud::config::{Config, Overrides};
 use farmco_cloud::store::audit::AuditVerdict;
+use farmco_cloud::store::users::UserChange;
 use farmco_cloud::{api, server, store};
 
 #[derive(Debug, Parser)]
@@ -74,6 +75,27 @@ enum UserCommand {
     },
     /// List users.
     List,
+    /// Disable a user: they can no longer log in and their sessions are deleted.
+    Disable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Set a user's password (read from the first line of standard input); their sessions are
+    /// deleted.
+    Passwd {
+        #[arg(long)]
+        username: String,
+    },
+    /// Sign a user out everywhere (delete their sessions).
+    RevokeSessions {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +151,23 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     runtime.block_on(run_command(cli.command, config))
 }
 
+/// `user disable|enable|revoke-sessions`: apply and print what happened.
+async fn user_change(
+    store: &farmco_cloud::store::Store,
+    username: &str,
+    change: UserChange,
+) -> anyhow::Result<ExitCode> {
+    let (disabled, revoked) = store
+        .change_user(username, change, "cli")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "user {username}: {}; {revoked} session(s) revoked",
+        if disabled { "disabled" } else { "enabled" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn join(v: &[String]) -> String {
     v.join(",")
 }
@@ -175,6 +214,33 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<ExitCod
                 for u in store.list_users().await? {
                     println!("{}\t{}", u.username, u.role.as_str());
                 }
+                ExitCode::SUCCESS
+            }
+            UserCommand::Disable { username } => {
+                user_change(&store, &username, UserChange::Disable).await?
+            }
+            UserCommand::Enable { username } => {
+                user_change(&store, &username, UserChange::Enable).await?
+            }
+            UserCommand::RevokeSessions { username } => {
+                user_change(&store, &username, UserChange::RevokeSessions).await?
+            }
+            UserCommand::Passwd { username } => {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("reading the password from stdin")?;
+                let password = line.trim_end_matches(['\r', '\n']);
+                let done = api::auth_routes::set_password_checked(
+                    &store, None, &username, password, "cli",
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                println!(
+                    "password of {} changed; {} session(s) revoked",
+                    done.username, done.sessions_revoked
+                );
                 ExitCode::SUCCESS
             }
         },

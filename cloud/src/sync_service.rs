@@ -1,6 +1,8 @@
 //! The cloud side of `POST /api/v1/sync` (docs/sync-protocol.md): verify the signed envelope,
-//! refuse unknown, revoked, forged, misaddressed and replayed senders (audited, bytes kept in
-//! quarantine), answer a retried envelope from the replay cache, and otherwise apply the request
+//! refuse unknown, revoked, forged, misaddressed and replayed senders (audited; bytes kept in
+//! quarantine only once the sender is authenticated — before that only their hash and size,
+//! and a client address with too many such refusals is answered 429 with no database work),
+//! answer a retried envelope from the replay cache, and otherwise apply the request
 //! and build the signed response — all in ONE transaction, so an acknowledgement is durable
 //! exactly when what it acknowledges is.
 
@@ -20,6 +22,7 @@ use uuid::Uuid;
 use crate::store::audit::{self, AuditEvent, unix_ms};
 use crate::store::documents::{DOWN_CHANGES_PER_BATCH_MAX, apply_changes_in, changes_after_in};
 use crate::store::nodes::{Acks, Replay, lock_node_in};
+use crate::store::quarantine::{self, Keep};
 use crate::store::{Store, StoreError, now};
 
 /// Advisories sent down per response at most.
@@ -29,6 +32,16 @@ pub const DOC_SYNC_PER_REQUEST_MAX: usize = 64;
 /// Largest request body accepted (an envelope at its payload limit plus framing).
 pub const SYNC_BODY_BYTES_MAX: usize =
     farmco_sync::protocol::envelope::ENVELOPE_PAYLOAD_BYTES_MAX + 1024;
+
+/// Refusals before authentication (malformed, unknown, revoked, misaddressed, badly signed)
+/// one client address may cause per [`SYNC_REFUSAL_WINDOW`]; beyond, its requests are answered
+/// 429 without touching the database (review 2026-12, finding 3). A real node that lost its
+/// enrollment retries once per sync interval (minutes), far below this.
+pub const SYNC_REFUSALS_PER_ADDRESS_MAX: usize = 30;
+/// The sliding window of [`SYNC_REFUSALS_PER_ADDRESS_MAX`].
+pub const SYNC_REFUSAL_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Client addresses the refusal counter tracks at most (the oldest is forgotten first).
+pub const SYNC_REFUSAL_ADDRESSES_MAX: usize = 10_000;
 
 /// Why a request was refused (mapped to an HTTP status by the route).
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +58,8 @@ pub enum SyncRefusal {
     WrongRecipient,
     #[error("replayed envelope (sequence {seq} is not newer than {last})")]
     Replayed { seq: u64, last: u64 },
+    #[error("too many refused requests from this address; try again later")]
+    RateLimited,
     #[error("internal error")]
     Internal(#[from] StoreError),
 }
@@ -56,6 +71,7 @@ impl SyncRefusal {
             SyncRefusal::BadSignature => 401,
             SyncRefusal::UnknownSender | SyncRefusal::Revoked | SyncRefusal::WrongRecipient => 403,
             SyncRefusal::Replayed { .. } => 409,
+            SyncRefusal::RateLimited => 429,
             SyncRefusal::Internal(_) => 500,
         }
     }
@@ -68,7 +84,64 @@ impl SyncRefusal {
             SyncRefusal::BadSignature => "bad_signature",
             SyncRefusal::WrongRecipient => "wrong_recipient",
             SyncRefusal::Replayed { .. } => "replayed",
+            SyncRefusal::RateLimited => "rate_limited",
             SyncRefusal::Internal(_) => "internal",
+        }
+    }
+}
+
+/// Sliding-window count of unauthenticated refusals per client address.
+#[derive(Debug, Default)]
+struct RefusalCounter {
+    by_address: std::sync::Mutex<
+        std::collections::HashMap<std::net::IpAddr, std::collections::VecDeque<std::time::Instant>>,
+    >,
+}
+
+impl RefusalCounter {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<std::net::IpAddr, std::collections::VecDeque<std::time::Instant>>,
+    > {
+        self.by_address.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Is this address over its limit now?
+    fn blocked(&self, addr: std::net::IpAddr, now: std::time::Instant) -> bool {
+        let mut map = self.lock();
+        let Some(times) = map.get_mut(&addr) else {
+            return false;
+        };
+        while times
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= SYNC_REFUSAL_WINDOW)
+        {
+            times.pop_front();
+        }
+        if times.is_empty() {
+            map.remove(&addr);
+            return false;
+        }
+        times.len() >= SYNC_REFUSALS_PER_ADDRESS_MAX
+    }
+
+    fn record(&self, addr: std::net::IpAddr, now: std::time::Instant) {
+        let mut map = self.lock();
+        if !map.contains_key(&addr) && map.len() >= SYNC_REFUSAL_ADDRESSES_MAX {
+            let oldest = map
+                .iter()
+                .min_by_key(|(_, t)| t.back().copied())
+                .map(|(a, _)| *a);
+            if let Some(a) = oldest {
+                map.remove(&a);
+            }
+        }
+        let times = map.entry(addr).or_default();
+        times.push_back(now);
+        while times.len() > SYNC_REFUSALS_PER_ADDRESS_MAX {
+            times.pop_front();
         }
     }
 }
@@ -79,6 +152,7 @@ pub struct SyncService {
     key: NodeSecretKey,
     me: NodeId,
     batch_budget_bytes: usize,
+    refusals: RefusalCounter,
 }
 
 impl std::fmt::Debug for SyncService {
@@ -101,27 +175,42 @@ impl SyncService {
             key,
             me,
             batch_budget_bytes,
+            refusals: RefusalCounter::default(),
         }
     }
 
-    /// Keep refused bytes and say why, in their own transaction (the request's is not used).
+    /// Refused before the sender was authenticated: count it against the client address, keep
+    /// only the hash and size of the bytes, audit.
+    async fn refuse_unauthenticated(
+        &self,
+        addr: Option<std::net::IpAddr>,
+        node_id: Option<&str>,
+        action: &str,
+        refusal: SyncRefusal,
+        bytes: &[u8],
+    ) -> SyncRefusal {
+        if let Some(a) = addr {
+            self.refusals.record(a, std::time::Instant::now());
+        }
+        self.refuse(node_id, action, refusal, bytes, Keep::HashOnly)
+            .await
+    }
+
+    /// Keep refused bytes (or their hash) and say why, in their own transaction (the request's
+    /// is not used).
     async fn refuse(
         &self,
         node_id: Option<&str>,
         action: &str,
         refusal: SyncRefusal,
         bytes: &[u8],
+        keep: Keep,
     ) -> SyncRefusal {
         let result: Result<(), StoreError> = async {
             let mut conn = self.store.conn().await?;
             let tx = conn.transaction().await?;
             let t = now();
-            tx.execute(
-                "INSERT INTO quarantine (node_id, doc_id, received_at, reason, bytes)
-                 VALUES ($1, NULL, $2, $3, $4)",
-                &[&node_id, &t, &refusal.to_string(), &bytes],
-            )
-            .await?;
+            quarantine::insert(&*tx, node_id, None, t, &refusal.to_string(), bytes, keep).await?;
             audit::append(
                 &tx,
                 t,
@@ -144,13 +233,23 @@ impl SyncService {
         refusal
     }
 
-    /// Handle one request body; the Ok bytes are the signed response envelope.
-    pub async fn handle(&self, body: &[u8]) -> Result<Vec<u8>, SyncRefusal> {
+    /// Handle one request body from `addr` (the client address, when known); the Ok bytes are
+    /// the signed response envelope.
+    pub async fn handle(
+        &self,
+        body: &[u8],
+        addr: Option<std::net::IpAddr>,
+    ) -> Result<Vec<u8>, SyncRefusal> {
+        // An address that keeps sending refused requests gets no database work at all.
+        if addr.is_some_and(|a| self.refusals.blocked(a, std::time::Instant::now())) {
+            return Err(SyncRefusal::RateLimited);
+        }
         let envelope = match SignedEnvelope::decode(body) {
             Ok(e) => e,
             Err(e) => {
                 return Err(self
-                    .refuse(
+                    .refuse_unauthenticated(
+                        addr,
                         None,
                         "sync.malformed",
                         SyncRefusal::Malformed(e.to_string()),
@@ -162,7 +261,8 @@ impl SyncService {
         let node_id = envelope.sender.to_string();
         let Some(node) = self.store.node(&node_id).await? else {
             return Err(self
-                .refuse(
+                .refuse_unauthenticated(
+                    addr,
                     None,
                     "sync.unknown_sender",
                     SyncRefusal::UnknownSender,
@@ -172,12 +272,19 @@ impl SyncService {
         };
         if node.revoked() {
             return Err(self
-                .refuse(Some(&node_id), "sync.revoked", SyncRefusal::Revoked, body)
+                .refuse_unauthenticated(
+                    addr,
+                    Some(&node_id),
+                    "sync.revoked",
+                    SyncRefusal::Revoked,
+                    body,
+                )
                 .await);
         }
         if envelope.kind != EnvelopeKind::SyncRequest {
             return Err(self
-                .refuse(
+                .refuse_unauthenticated(
+                    addr,
                     Some(&node_id),
                     "sync.malformed",
                     SyncRefusal::Malformed("not a sync request".into()),
@@ -190,7 +297,8 @@ impl SyncService {
             Ok(v) => v,
             Err(EnvelopeError::WrongRecipient) => {
                 return Err(self
-                    .refuse(
+                    .refuse_unauthenticated(
+                        addr,
                         Some(&node_id),
                         "sync.wrong_recipient",
                         SyncRefusal::WrongRecipient,
@@ -200,7 +308,8 @@ impl SyncService {
             }
             Err(_) => {
                 return Err(self
-                    .refuse(
+                    .refuse_unauthenticated(
+                        addr,
                         Some(&node_id),
                         "sync.bad_signature",
                         SyncRefusal::BadSignature,
@@ -241,6 +350,7 @@ impl SyncService {
                         "sync.replayed",
                         SyncRefusal::Replayed { seq, last },
                         body,
+                        Keep::Bytes,
                     )
                     .await);
             }
@@ -255,6 +365,7 @@ impl SyncService {
                         "sync.malformed",
                         SyncRefusal::Malformed(e.to_string()),
                         body,
+                        Keep::Bytes,
                     )
                     .await);
             }
@@ -307,13 +418,16 @@ impl SyncService {
                     crate::store::readings::insert_readings_in(&tx, Some(&node_id), &rows).await?;
                 }
                 Err(e) => {
-                    tx.execute(
-                        "INSERT INTO quarantine (node_id, doc_id, received_at, reason, bytes)
-                         VALUES ($1, NULL, $2, $3, $4)",
-                        &[&node_id, &t, &format!("readings batch: {e}"), &batch.data],
+                    quarantine::insert(
+                        &*tx,
+                        Some(&node_id),
+                        None,
+                        t,
+                        &format!("readings batch: {e}"),
+                        &batch.data,
+                        Keep::Bytes,
                     )
-                    .await
-                    .map_err(StoreError::from)?;
+                    .await?;
                 }
             }
             readings_acked = readings_acked.max(u64::try_from(batch.to_id).unwrap_or(0));
@@ -396,13 +510,16 @@ impl SyncService {
             let reply = match doc_sync_step(&mut doc, Some(&m.message)) {
                 Ok(r) => r,
                 Err(e) => {
-                    tx.execute(
-                        "INSERT INTO quarantine (node_id, doc_id, received_at, reason, bytes)
-                         VALUES ($1, $2, $3, $4, $5)",
-                        &[&node_id, &doc_id, &t, &format!("doc sync: {e}"), &m.message],
+                    quarantine::insert(
+                        &*tx,
+                        Some(&node_id),
+                        Some(doc_id),
+                        t,
+                        &format!("doc sync: {e}"),
+                        &m.message,
+                        Keep::Bytes,
                     )
-                    .await
-                    .map_err(StoreError::from)?;
+                    .await?;
                     continue;
                 }
             };

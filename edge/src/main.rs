@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use farmco_edge::api::auth_routes;
 use farmco_edge::config::{Config, Overrides};
 use farmco_edge::store::audit::AuditVerdict;
 use farmco_edge::{demo, server, store};
@@ -105,12 +106,50 @@ enum UserCommand {
     },
     /// List users.
     List,
+    /// Disable a user: they can no longer log in and their sessions are deleted.
+    Disable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Set a user's password (read from the first line of standard input); their sessions are
+    /// deleted.
+    Passwd {
+        #[arg(long)]
+        username: String,
+    },
+    /// Sign a user out everywhere (delete their sessions).
+    RevokeSessions {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Walk the hash chain; prints "ok" or the first broken link (exit 1).
     Verify,
+}
+
+/// `user disable|enable|revoke-sessions`: apply and print what happened.
+fn user_change(
+    store: &farmco_edge::store::Store,
+    username: &str,
+    change: auth_routes::UserChange,
+) -> anyhow::Result<()> {
+    let done = auth_routes::change_user_checked(store, username, change, "cli")
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    println!(
+        "user {}: {}; {} session(s) revoked",
+        done.username,
+        if done.disabled { "disabled" } else { "enabled" },
+        done.sessions_revoked
+    );
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -227,6 +266,30 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                             .map(ToString::to_string)
                             .collect::<Vec<_>>()
                             .join(",")
+                    );
+                }
+                UserCommand::Disable { username } => {
+                    user_change(&store, &username, auth_routes::UserChange::Disable)?;
+                }
+                UserCommand::Enable { username } => {
+                    user_change(&store, &username, auth_routes::UserChange::Enable)?;
+                }
+                UserCommand::RevokeSessions { username } => {
+                    user_change(&store, &username, auth_routes::UserChange::RevokeSessions)?;
+                }
+                UserCommand::Passwd { username } => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .lock()
+                        .read_line(&mut line)
+                        .context("reading the password from stdin")?;
+                    let password = line.trim_end_matches(['\r', '\n']);
+                    let done =
+                        auth_routes::set_password_checked(&store, &username, password, "cli")
+                            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                    println!(
+                        "password of {} changed; {} session(s) revoked",
+                        done.username, done.sessions_revoked
                     );
                 }
                 UserCommand::List => {

@@ -93,6 +93,139 @@ impl ApiError {
     }
 }
 
+/// Proxies whose `X-Forwarded-For` is believed (config `http.trusted_proxies`): addresses or
+/// CIDR networks. Empty (the default) means the TCP peer is the client, whatever the headers
+/// say, so nobody can pick their own rate-limit bucket by sending the header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+/// Proxy entries accepted at most (a handful of load balancers or a few networks).
+pub const TRUSTED_PROXIES_MAX: usize = 64;
+/// `X-Forwarded-For` hops examined at most (a longer chain is cut: its left end is only what a
+/// client claims anyway).
+pub const FORWARDED_HOPS_MAX: usize = 16;
+
+impl TrustedProxies {
+    /// Parse `["10.0.0.1", "192.168.0.0/16", "::1"]`; the error names the bad entry.
+    pub fn parse(entries: &[String]) -> Result<TrustedProxies, String> {
+        if entries.len() > TRUSTED_PROXIES_MAX {
+            return Err(format!("at most {TRUSTED_PROXIES_MAX} trusted proxies"));
+        }
+        entries
+            .iter()
+            .map(|e| {
+                let e = e.trim();
+                e.parse::<ipnet::IpNet>()
+                    .or_else(|_| e.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("{e:?} is not an IP address or CIDR network"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(TrustedProxies)
+    }
+
+    fn trusts(&self, addr: std::net::IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&addr))
+    }
+
+    /// The client's address: the TCP peer, unless the peer is a trusted proxy; then the
+    /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy (entries to its
+    /// left are the client's own claims). A malformed header is ignored (the peer is used).
+    pub fn client_addr(
+        &self,
+        peer: Option<std::net::IpAddr>,
+        headers: &axum::http::HeaderMap,
+    ) -> Option<std::net::IpAddr> {
+        let peer = peer?;
+        if !self.trusts(peer) {
+            return Some(peer);
+        }
+        let mut hops: Vec<std::net::IpAddr> = Vec::new();
+        for value in headers.get_all("x-forwarded-for") {
+            let Ok(text) = value.to_str() else {
+                return Some(peer);
+            };
+            for part in text.split(',') {
+                match part.trim().parse() {
+                    Ok(a) => hops.push(a),
+                    Err(_) => return Some(peer),
+                }
+            }
+        }
+        let start = hops.len().saturating_sub(FORWARDED_HOPS_MAX);
+        let hops = &hops[start..];
+        hops.iter()
+            .rev()
+            .find(|a| !self.trusts(**a))
+            .or(hops.first())
+            .copied()
+            .or(Some(peer))
+    }
+}
+
+/// What a client is told to wait, in seconds, when the server is momentarily full (every
+/// password-hashing slot or request slot taken): a login takes ~50 ms, so a second is plenty.
+pub const BUSY_RETRY_AFTER_S: u64 = 1;
+
+impl ApiError {
+    /// 429: every password-hashing slot is taken (see `auth::HashingSlots`).
+    pub fn busy() -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "busy",
+            "too many logins at once; try again in a moment",
+        );
+        e.retry_after_s = Some(BUSY_RETRY_AFTER_S);
+        e
+    }
+}
+
+/// Bounds on every request a server handles: how many run at once (more are refused with 503
+/// at once rather than queued, so a flood cannot pile up memory) and how long one may run.
+#[derive(Debug, Clone)]
+pub struct RequestLimits {
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+    timeout: std::time::Duration,
+}
+
+impl RequestLimits {
+    pub fn new(in_flight_max: usize, timeout: std::time::Duration) -> RequestLimits {
+        RequestLimits {
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(in_flight_max)),
+            timeout,
+        }
+    }
+}
+
+/// Middleware (`axum::middleware::from_fn_with_state`) applying [`RequestLimits`]: 503
+/// `overloaded` when every slot is taken, 503 `timeout` when the handler runs too long.
+pub async fn limit_requests(
+    axum::extract::State(limits): axum::extract::State<RequestLimits>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Ok(_slot) = limits.in_flight.clone().try_acquire_owned() else {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "the server is handling too many requests; retry shortly",
+        );
+        e.retry_after_s = Some(BUSY_RETRY_AFTER_S);
+        return e.into_response();
+    };
+    match tokio::time::timeout(limits.timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(timeout_s = limits.timeout.as_secs(), "request timed out");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the request took too long; retry shortly",
+            )
+            .into_response()
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
@@ -215,4 +348,54 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
         .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &[&str]) -> axum::http::HeaderMap {
+        let mut h = axum::http::HeaderMap::new();
+        for v in xff {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    /// Finding 14 of the 2026-12 review: X-Forwarded-For is believed only from trusted proxies.
+    #[test]
+    fn forwarded_for_only_from_trusted_proxies() {
+        let none = TrustedProxies::default();
+        let proxies = TrustedProxies::parse(&["10.0.0.1".into(), "192.168.0.0/16".into()]).unwrap();
+        let peer = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
+        let spoof = headers(&["1.2.3.4"]);
+        // Not configured, or not from a proxy: the header is ignored.
+        assert_eq!(none.client_addr(peer("10.0.0.1"), &spoof), peer("10.0.0.1"));
+        assert_eq!(
+            proxies.client_addr(peer("203.0.113.5"), &spoof),
+            peer("203.0.113.5")
+        );
+        // From the proxy: the right-most untrusted hop.
+        assert_eq!(
+            proxies.client_addr(peer("10.0.0.1"), &spoof),
+            peer("1.2.3.4")
+        );
+        let chain = headers(&["6.6.6.6, 198.51.100.7", "192.168.3.4"]);
+        assert_eq!(
+            proxies.client_addr(peer("10.0.0.1"), &chain),
+            peer("198.51.100.7")
+        );
+        // Malformed or missing: the peer.
+        assert_eq!(
+            proxies.client_addr(peer("10.0.0.1"), &headers(&["nope"])),
+            peer("10.0.0.1")
+        );
+        assert_eq!(
+            proxies.client_addr(peer("10.0.0.1"), &headers(&[])),
+            peer("10.0.0.1")
+        );
+        assert_eq!(proxies.client_addr(None, &spoof), None);
+        assert!(TrustedProxies::parse(&["10.0.0.0/33".into()]).is_err());
+        assert!(TrustedProxies::parse(&["proxy.local".into()]).is_err());
+    }
 }

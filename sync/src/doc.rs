@@ -63,6 +63,11 @@ use crate::model::{
 /// is about 0.5 MB of GeoJSON text; 4 MiB leaves room without letting one change exhaust the
 /// 32 MB memory budget of an edge node.
 pub const MAX_CHANGE_BYTES: usize = 4 * 1024 * 1024;
+/// Largest size one change from elsewhere may inflate to. automerge DEFLATE-compresses changes
+/// over 256 bytes, so [`MAX_CHANGE_BYTES`] bounds only the compressed bytes; a change replacing
+/// a 10,000-vertex boundary inflates to about 0.5 MB, and 8 MiB keeps one hostile change within
+/// an edge node's memory budget (review 2026-12, finding 7; see `crate::inflate`).
+pub const MAX_CHANGE_INFLATED_BYTES: usize = 8 * 1024 * 1024;
 /// Largest saved document accepted by [`FarmerDoc::load`]: a farmer with a few farms and years
 /// of edits is tens of kilobytes; 16 MiB bounds memory on a malicious input.
 pub const MAX_DOC_BYTES: usize = 16 * 1024 * 1024;
@@ -982,6 +987,17 @@ impl FarmerDoc {
                     bytes.len()
                 )));
             }
+            // Bound what the change inflates to before automerge inflates it unbounded.
+            crate::inflate::check_inflated_len(
+                bytes,
+                crate::inflate::Expect::OneChange,
+                MAX_CHANGE_INFLATED_BYTES,
+            )
+            .map_err(|e| match e {
+                DocError::TooLarge(m) => DocError::TooLarge(format!("change {i}: {m}")),
+                DocError::Corrupt(m) => DocError::Corrupt(format!("change {i}: {m}")),
+                other => other,
+            })?;
             match catch_unwind(|| Change::try_from(bytes.as_slice())) {
                 Ok(Ok(change)) => decoded.push(change),
                 Ok(Err(e)) => return Err(DocError::Corrupt(format!("change {i}: {e}"))),

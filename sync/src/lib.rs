@@ -15,6 +15,7 @@
 pub mod audit;
 pub mod boundary;
 pub mod doc;
+pub mod inflate;
 pub mod model;
 pub mod protocol;
 

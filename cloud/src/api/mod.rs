@@ -38,6 +38,8 @@ pub struct AppState {
     pub config: Config,
     pub key: Arc<CloudKey>,
     pub limiter: LoginLimiter,
+    /// Slots for argon2 hashing (logins, password changes).
+    pub hashing: crate::auth::HashingSlots,
     pub metrics: Metrics,
     /// `POST /api/v1/sync`.
     pub sync: crate::sync_service::SyncService,
@@ -62,6 +64,7 @@ impl AppState {
             config,
             key,
             limiter,
+            hashing: crate::auth::HashingSlots::default(),
             metrics: Metrics::new(),
             sync,
         }
@@ -74,6 +77,16 @@ pub fn api_routes() -> Router<SharedState> {
         .route("/auth/login", post(auth_routes::login))
         .route("/auth/logout", post(auth_routes::logout))
         .route("/enroll", post(fleet::enroll))
+        .route("/users/{username}/disable", post(auth_routes::disable_user))
+        .route("/users/{username}/enable", post(auth_routes::enable_user))
+        .route(
+            "/users/{username}/password",
+            post(auth_routes::set_password),
+        )
+        .route(
+            "/users/{username}/sessions",
+            axum::routing::delete(auth_routes::revoke_sessions),
+        )
         .route(
             "/sync",
             post(sync_endpoint).layer(DefaultBodyLimit::max(
@@ -96,10 +109,13 @@ pub fn api_routes() -> Router<SharedState> {
 /// `POST /api/v1/sync`: a signed envelope in, a signed envelope out (docs/sync-protocol.md).
 pub async fn sync_endpoint(
     axum::extract::State(state): axum::extract::State<SharedState>,
+    extensions: axum::http::Extensions,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match state.sync.handle(&body).await {
+    let addr = client_addr(&state, &extensions, &headers);
+    match state.sync.handle(&body, addr).await {
         Ok(bytes) => (
             [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
             bytes,
@@ -115,10 +131,23 @@ pub async fn sync_endpoint(
                 }
                 other => other.to_string(),
             };
-            ApiError::new(status, refusal.code(), message).into_response()
+            let mut error = ApiError::new(status, refusal.code(), message);
+            if matches!(refusal, crate::sync_service::SyncRefusal::RateLimited) {
+                error.retry_after_s = Some(crate::sync_service::SYNC_REFUSAL_WINDOW.as_secs());
+            }
+            error.into_response()
         }
     }
 }
+
+/// Requests handled at once at most; more are refused with 503 at once (a fleet of edge nodes
+/// syncing and a few ops consoles stay far below; the deadpool pool bounds database work
+/// anyway).
+pub const HTTP_REQUESTS_IN_FLIGHT_MAX: usize = 256;
+/// Longest a request may run before it is answered 503 `timeout`: a sync request at its 8 MiB
+/// limit is applied in a few seconds; the edge's own client gives up after 60 s. An unfinished
+/// transaction is rolled back when its future is dropped.
+pub const HTTP_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
 
 /// The whole application router.
 pub fn router(state: SharedState) -> Router {
@@ -134,6 +163,13 @@ pub fn router(state: SharedState) -> Router {
             ops::track_requests,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            farmco_shell::http::RequestLimits::new(
+                HTTP_REQUESTS_IN_FLIGHT_MAX,
+                HTTP_REQUEST_TIMEOUT,
+            ),
+            farmco_shell::http::limit_requests,
+        ))
         .with_state(state)
 }
 
@@ -219,12 +255,17 @@ impl FromRequestParts<SharedState> for CurrentUser {
     }
 }
 
-/// The client's address, when the server was started with connect info (tests via `oneshot` have
-/// none).
-pub fn client_addr(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
-    extensions
+/// The client's address: the TCP peer (when the server was started with connect info; tests
+/// via `oneshot` have none), or what a trusted proxy forwarded (`http.trusted_proxies`).
+pub fn client_addr(
+    state: &AppState,
+    extensions: &axum::http::Extensions,
+    headers: &axum::http::HeaderMap,
+) -> Option<std::net::IpAddr> {
+    let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip())
+        .map(|ci| ci.0.ip());
+    state.config.trusted_proxies.client_addr(peer, headers)
 }
 
 /// RFC 3339 text of a timestamp.

@@ -59,7 +59,7 @@ pub async fn track_requests(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = farmco_shell::metrics::method_label(req.method()).to_owned();
     let route = req
         .extensions()
         .get::<MatchedPath>()

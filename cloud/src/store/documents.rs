@@ -99,7 +99,11 @@ pub struct DocHeads {
 #[derive(Debug)]
 struct Refusal {
     code: &'static str,
+    /// What the sender is told (also kept in quarantine).
     detail: String,
+    /// What only the cloud's audit log keeps: facts the sender may not learn (the village of a
+    /// document outside its scope).
+    audit_only: Option<String>,
 }
 
 impl Refusal {
@@ -107,6 +111,7 @@ impl Refusal {
         Refusal {
             code,
             detail: detail.into(),
+            audit_only: None,
         }
     }
 
@@ -210,10 +215,14 @@ pub async fn apply_changes_in(
                     .await?;
                 let reason = refusal.reason();
                 for (index, bytes) in &entries {
-                    tx.execute(
-                        "INSERT INTO quarantine (node_id, doc_id, received_at, reason, bytes)
-                         VALUES ($1, $2, $3, $4, $5)",
-                        &[&origin, &doc_id, &now, &reason, bytes],
+                    super::quarantine::insert(
+                        tx,
+                        origin,
+                        Some(doc_id),
+                        now,
+                        &reason,
+                        bytes,
+                        super::quarantine::Keep::Bytes,
                     )
                     .await?;
                     outcome.rejected.push(RejectedChange {
@@ -239,7 +248,8 @@ pub async fn apply_changes_in(
                 actor: origin.unwrap_or("cloud"),
                 action: "sync.reject",
                 target: &doc_id.to_string(),
-                detail: json!({"code": refusal.code, "reason": refusal.reason(), "changes": count}),
+                detail: json!({"code": refusal.code, "reason": refusal.reason(),
+                    "note": refusal.audit_only, "changes": count}),
             },
         )
         .await?;
@@ -372,10 +382,14 @@ async fn write_doc(
     if let Some((village, _)) = &before
         && !in_scope(scope, village)
     {
-        return Ok(Err(Refusal::new(
+        // Generic on purpose: naming the village would let a node learn the village of any
+        // document id it probes (review 2026-12, finding 25). The audit log keeps it.
+        let mut refusal = Refusal::new(
             "out_of_scope",
-            format!("the farmer is in village {village}, not served by the sender"),
-        )));
+            "the farmer is not in a village served by the sender",
+        );
+        refusal.audit_only = Some(format!("the farmer is in village {village}"));
+        return Ok(Err(refusal));
     }
     let farmer = match doc.farmer() {
         Ok(f) => f,

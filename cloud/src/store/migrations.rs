@@ -219,6 +219,30 @@ SELECT create_hypertable('readings', 'ts', chunk_time_interval => INTERVAL '1 da
 INSERT INTO cloud_meta (key, value) VALUES ('readings_backend', 'timescaledb');
 "#;
 
+/// Version 3 (review 2026-12, finding 3): quarantine rows may keep only the SHA-256 and the
+/// size of refused bytes (unauthenticated senders, or a full quarantine).
+const V3_QUARANTINE_HASHES: &str = r#"
+ALTER TABLE quarantine ALTER COLUMN bytes DROP NOT NULL;
+ALTER TABLE quarantine ADD COLUMN bytes_sha256 bytea;
+ALTER TABLE quarantine ADD COLUMN bytes_len bigint;
+UPDATE quarantine SET bytes_sha256 = sha256(bytes), bytes_len = octet_length(bytes);
+ALTER TABLE quarantine ALTER COLUMN bytes_sha256 SET NOT NULL;
+ALTER TABLE quarantine ALTER COLUMN bytes_len SET NOT NULL;
+"#;
+
+/// Version 4 (review 2026-12, finding 11): readings are keyed by node too. Sensor ids are
+/// only unique per edge node, so `soil-1` of two villages must not collide (the first writer
+/// won and the other node's readings were silently dropped). The key's column order keeps
+/// (sensor_id, metric, ts) leading, so it stays the covering index of the trend queries;
+/// readings without a node (made in the cloud) get the empty node id.
+const V4_READINGS_BY_NODE: &str = r#"
+UPDATE readings SET node_id = '' WHERE node_id IS NULL;
+ALTER TABLE readings ALTER COLUMN node_id SET DEFAULT '';
+ALTER TABLE readings ALTER COLUMN node_id SET NOT NULL;
+ALTER TABLE readings DROP CONSTRAINT readings_pkey;
+ALTER TABLE readings ADD PRIMARY KEY (sensor_id, metric, ts, node_id) INCLUDE (value);
+"#;
+
 /// How readings are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadingsBackend {
@@ -265,6 +289,16 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "readings",
         body: Body::Readings,
+    },
+    Migration {
+        version: 3,
+        name: "quarantine_hashes",
+        body: Body::Sql(V3_QUARANTINE_HASHES),
+    },
+    Migration {
+        version: 4,
+        name: "readings_by_node",
+        body: Body::Sql(V4_READINGS_BY_NODE),
     },
 ];
 

@@ -22,6 +22,7 @@ pub mod farms;
 pub mod migrations;
 pub mod nodes;
 pub mod partitions;
+pub mod quarantine;
 pub mod readings;
 pub mod users;
 

@@ -116,6 +116,11 @@ fn check_rows(rows: &[ReadingRow]) -> StoreResult<Vec<OffsetDateTime>> {
     Ok(times)
 }
 
+/// The `node_id` of readings that no node sent (made in the cloud): readings are keyed by
+/// (node, sensor, metric, time), and sensor ids are only unique per node (review 2026-12,
+/// finding 11).
+pub const CLOUD_NODE_ID: &str = "";
+
 /// Binary COPY of `rows` into `table` (columns sensor_id, metric, ts, value, node_id).
 async fn copy_rows(
     tx: &Transaction<'_>,
@@ -130,6 +135,8 @@ async fn copy_rows(
         ))
         .await?;
     let mut writer = pin!(BinaryCopyInWriter::new(sink, &COPY_TYPES));
+    // Readings made in the cloud itself (no node) are keyed under the empty node id.
+    let node_id = node_id.unwrap_or(CLOUD_NODE_ID);
     for ((sensor, metric, _, value), ts) in rows.iter().zip(times) {
         let values: [&(dyn ToSql + Sync); 5] = [sensor, metric, ts, value, &node_id];
         writer.as_mut().write(&values).await?;
@@ -173,7 +180,7 @@ pub async fn insert_readings_in(
     tx.batch_execute(
         "CREATE TEMP TABLE IF NOT EXISTS readings_incoming (
              sensor_id text NOT NULL, metric text NOT NULL, ts timestamptz NOT NULL,
-             value double precision NOT NULL, node_id text
+             value double precision NOT NULL, node_id text NOT NULL
          ) ON COMMIT DROP;
          TRUNCATE readings_incoming",
     )

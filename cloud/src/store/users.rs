@@ -45,6 +45,25 @@ pub struct User {
     pub role: Role,
 }
 
+/// An account change made by an admin (the API and the `user` commands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChange {
+    Disable,
+    Enable,
+    RevokeSessions,
+}
+
+impl UserChange {
+    /// The audit action recorded for it.
+    pub fn action(self) -> &'static str {
+        match self {
+            UserChange::Disable => "user.disable",
+            UserChange::Enable => "user.enable",
+            UserChange::RevokeSessions => "user.revoke_sessions",
+        }
+    }
+}
+
 /// Validate a username: 3..=64 of `[a-z0-9._-]`, starting with a letter or digit.
 pub fn validate_username(name: &str) -> Result<(), String> {
     let ok_len = (3..=USERNAME_CHARS_MAX).contains(&name.len());
@@ -182,6 +201,95 @@ impl Store {
             .execute("DELETE FROM sessions WHERE token_hash = $1", &[&token_hash])
             .await?
             > 0)
+    }
+
+    /// Disable, enable or sign out a user everywhere, audited in the same transaction.
+    /// Disabling deletes the user's sessions (their tokens stop working at once). Returns
+    /// whether the account is now disabled and the sessions deleted; `NotFound` for an unknown
+    /// user.
+    pub async fn change_user(
+        &self,
+        username: &str,
+        change: UserChange,
+        actor: &str,
+    ) -> StoreResult<(bool, u64)> {
+        let now = super::now();
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let row = tx
+            .query_opt(
+                "SELECT id, disabled FROM users WHERE username = $1 FOR UPDATE",
+                &[&username],
+            )
+            .await?
+            .ok_or(StoreError::NotFound("user"))?;
+        let (id, was_disabled): (i64, bool) = (row.get(0), row.get(1));
+        let disabled = match change {
+            UserChange::Disable => true,
+            UserChange::Enable => false,
+            UserChange::RevokeSessions => was_disabled,
+        };
+        tx.execute(
+            "UPDATE users SET disabled = $2 WHERE id = $1",
+            &[&id, &disabled],
+        )
+        .await?;
+        let revoked = if change == UserChange::Enable {
+            0
+        } else {
+            tx.execute("DELETE FROM sessions WHERE user_id = $1", &[&id])
+                .await?
+        };
+        audit::append(
+            &tx,
+            now,
+            &AuditEvent {
+                actor,
+                action: change.action(),
+                target: username,
+                detail: json!({"sessions_revoked": revoked}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((disabled, revoked))
+    }
+
+    /// Replace a user's password hash and delete their sessions, audited (without the
+    /// password). Returns whether the account is disabled and the sessions deleted.
+    pub async fn set_password_hash(
+        &self,
+        username: &str,
+        password_hash: &str,
+        actor: &str,
+    ) -> StoreResult<(bool, u64)> {
+        let now = super::now();
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let row = tx
+            .query_opt(
+                "UPDATE users SET password_hash = $2 WHERE username = $1 RETURNING id, disabled",
+                &[&username, &password_hash],
+            )
+            .await?
+            .ok_or(StoreError::NotFound("user"))?;
+        let (id, disabled): (i64, bool) = (row.get(0), row.get(1));
+        let revoked = tx
+            .execute("DELETE FROM sessions WHERE user_id = $1", &[&id])
+            .await?;
+        audit::append(
+            &tx,
+            now,
+            &AuditEvent {
+                actor,
+                action: "user.password",
+                target: username,
+                detail: json!({"sessions_revoked": revoked}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((disabled, revoked))
     }
 
     /// Append one audit row in its own transaction.

@@ -16,13 +16,14 @@ use crate::support::{Env, OTHER_VILLAGE, VILLAGE, env, farmer_fixture, node_key}
 
 pub const PASSWORD: &str = "correct horse battery";
 
-struct App {
-    env: Env,
-    router: Router,
+pub(crate) struct App {
+    pub(crate) env: Env,
+    pub(crate) router: Router,
+    pub(crate) state: farmco_cloud::api::SharedState,
 }
 
 impl App {
-    async fn new() -> App {
+    pub(crate) async fn new() -> App {
         let env = env().await;
         let state = Arc::new(AppState::new(
             env.store.clone(),
@@ -33,12 +34,13 @@ impl App {
             .await
             .unwrap();
         App {
-            router: api::router(state),
+            router: api::router(state.clone()),
+            state,
             env,
         }
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: &str,
         uri: &str,
@@ -68,13 +70,18 @@ impl App {
         (status, value)
     }
 
-    async fn login(&self) -> String {
+    pub(crate) async fn login(&self) -> String {
+        self.login_with(PASSWORD).await
+    }
+
+    /// Log ops1 in with this password.
+    pub(crate) async fn login_with(&self, password: &str) -> String {
         let (s, v) = self
             .call(
                 "POST",
                 "/api/v1/auth/login",
                 None,
-                Some(json!({"username": "ops1", "password": PASSWORD})),
+                Some(json!({"username": "ops1", "password": password})),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");

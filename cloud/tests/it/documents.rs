@@ -241,7 +241,13 @@ async fn out_of_scope_changes_are_rejected_quarantined_and_audited() {
         .await
         .unwrap();
     assert_eq!(out.rejected.len(), 1);
-    assert!(out.rejected[0].reason.contains(OTHER_VILLAGE), "{out:?}");
+    // The node is told it is out of scope, not which village the farmer is in now (review
+    // 2026-12, finding 25).
+    assert!(
+        out.rejected[0].reason.starts_with("out_of_scope"),
+        "{out:?}"
+    );
+    assert!(!out.rejected[0].reason.contains(OTHER_VILLAGE), "{out:?}");
     assert_eq!(env.store.verify_audit().await.unwrap().to_string(), "ok");
 }
 

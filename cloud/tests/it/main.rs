@@ -7,6 +7,7 @@ mod api;
 mod bench;
 mod cli;
 mod documents;
+mod hardening;
 mod nodes;
 mod readings;
 mod schema;

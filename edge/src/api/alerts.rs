@@ -96,7 +96,7 @@ pub struct AlertsResponse {
     responses((status = 200, body = AlertsResponse)), security(("bearer" = [])))]
 pub async fn list_alerts(
     State(state): State<SharedState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     ApiQuery(q): ApiQuery<AlertsQuery>,
 ) -> Result<Json<AlertsResponse>, ApiError> {
     let limit = q.limit.unwrap_or(100);
@@ -108,9 +108,10 @@ pub async fn list_alerts(
     }
     let store = state.store.clone();
     let open = q.open.unwrap_or(false);
+    let scope = user.village_scope();
     let rows = blocking(move || {
         store
-            .read(|c| crate::store::alerts::list(c, open, limit))
+            .read(|c| crate::store::alerts::list_in(c, open, limit, scope.as_deref()))
             .map_err(ApiError::from)
     })
     .await?;
@@ -128,6 +129,21 @@ pub async fn ack_alert(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Json<AlertDto>, ApiError> {
+    // Acking takes the alert out of the farmer's IVR "open alerts": only in the caller's
+    // villages (404 otherwise, like an unknown alert).
+    let store = state.store.clone();
+    let village = blocking(move || {
+        store
+            .read(|c| {
+                crate::store::alerts::alert(c, id)?
+                    .map(|_| crate::store::alerts::alert_village(c, id))
+                    .transpose()
+            })
+            .map_err(ApiError::from)
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("alert"))?;
+    user.require_village(village.as_deref(), "alert")?;
     let store = state.store.clone();
     let by = user.0.username.clone();
     let row = blocking(move || {

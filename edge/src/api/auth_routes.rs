@@ -1,7 +1,9 @@
 //! Login, logout and user administration routes.
 //!
-//! Every login attempt, successful or not, is written to the audit log. Failed attempts count
-//! against the username and the client address (see `crate::auth::LoginLimiter`).
+//! Every login attempt, successful or not, is written to the audit log. Attempts are reserved
+//! against the username and the client address before verification and failures counted after
+//! (see `crate::auth::LoginLimiter`); argon2 runs in one of a few hashing slots (429 `busy`
+//! when all are taken).
 
 use std::time::Instant;
 
@@ -85,9 +87,10 @@ pub fn rfc3339_ms(ms: i64) -> String {
 pub async fn login(
     State(state): State<SharedState>,
     extensions: Extensions,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let addr = client_addr(&extensions);
+    let addr = client_addr(&state, &extensions, &headers);
     let username = req.username.trim().to_owned();
     if username.is_empty() || username.len() > users::USERNAME_CHARS_MAX {
         return Err(ApiError::unauthorized());
@@ -95,35 +98,49 @@ pub async fn login(
     if req.password.len() > auth::PASSWORD_BYTES_MAX {
         return Err(ApiError::unauthorized());
     }
-    if let Err(wait_s) = state.limiter.check(&username, addr, Instant::now()) {
-        state.metrics.login(false);
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many failed logins; try again later",
-        );
-        e.retry_after_s = Some(wait_s);
-        let store = state.store.clone();
-        let name = username.clone();
-        blocking(move || {
-            store
-                .write(|tx| {
-                    audit::append(
-                        tx,
-                        now_ms(),
-                        &AuditEvent {
-                            actor: &name,
-                            action: "login.rate_limited",
-                            target: &name,
-                            detail: json!({"address": addr.map(|a| a.to_string())}),
-                        },
-                    )
+    // The attempt is reserved here (pending until resolved below), so a burst of concurrent
+    // guesses cannot all pass the check before the first failure is recorded.
+    let attempt = match state.limiter.check(&username, addr, Instant::now()) {
+        Ok(attempt) => attempt,
+        Err(refused) => {
+            // Refused before any work: at most one audit row per blocked key per window, so
+            // a flood of refused attempts costs no database write (review 2026-12, finding 9).
+            state.metrics.login(false);
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many failed logins; try again later",
+            );
+            e.retry_after_s = Some(refused.retry_after_s);
+            if refused.audit {
+                let store = state.store.clone();
+                let name = username.clone();
+                blocking(move || {
+                    store
+                        .write(|tx| {
+                            audit::append(
+                                tx,
+                                now_ms(),
+                                &AuditEvent {
+                                    actor: &name,
+                                    action: "login.rate_limited",
+                                    target: &name,
+                                    detail: json!({"address": addr.map(|a| a.to_string())}),
+                                },
+                            )
+                        })
+                        .map_err(ApiError::from)
                 })
-                .map_err(ApiError::from)
-        })
-        .await?;
-        return Err(e);
-    }
+                .await?;
+            }
+            return Err(e);
+        }
+    };
+    // At most PASSWORD_HASHES_IN_FLIGHT_MAX argon2 hashes at once; the attempt is released
+    // (not counted as a failure) when refused here.
+    let Some(slot) = state.hashing.try_take() else {
+        return Err(ApiError::busy());
+    };
     let st = state.clone();
     let name = username.clone();
     let outcome = blocking(move || {
@@ -140,6 +157,7 @@ pub async fn login(
                 None
             }
         };
+        drop(slot);
         let now = now_ms();
         let ttl_ms = i64::try_from(st.config.auth.session_ttl.as_millis()).unwrap_or(i64::MAX);
         st.store
@@ -188,7 +206,7 @@ pub async fn login(
     .await?;
     match outcome {
         Some((user, token, expires)) => {
-            state.limiter.record_success(&username);
+            attempt.succeeded(Instant::now());
             state.metrics.login(true);
             Ok(Json(LoginResponse {
                 token,
@@ -198,9 +216,7 @@ pub async fn login(
             }))
         }
         None => {
-            state
-                .limiter
-                .record_failure(&username, addr, Instant::now());
+            attempt.failed(Instant::now());
             state.metrics.login(false);
             Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -318,9 +334,11 @@ pub async fn create_user(
     ApiJson(req): ApiJson<CreateUserRequest>,
 ) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
     user.require(Role::Admin)?;
+    let slot = state.hashing.try_take().ok_or_else(ApiError::busy)?;
     let store = state.store.clone();
     let actor = user.0.username.clone();
     let created = blocking(move || {
+        let _slot = slot;
         add_user_checked(
             &store,
             &req.username,
@@ -332,4 +350,205 @@ pub async fn create_user(
     })
     .await?;
     Ok((StatusCode::CREATED, Json(UserResponse::from(&created))))
+}
+
+/// What an account change did (the answer of the user administration routes).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserChangeResponse {
+    pub username: String,
+    pub disabled: bool,
+    /// Sessions (bearer tokens) deleted by the change.
+    pub sessions_revoked: usize,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRequest {
+    pub password: String,
+}
+
+/// Which account change to make (shared by the API and the `user` commands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChange {
+    Disable,
+    Enable,
+    RevokeSessions,
+}
+
+/// Disable, enable or sign out a user everywhere; audited in the same transaction. Disabling
+/// deletes the user's sessions, so their tokens stop working at once.
+pub fn change_user_checked(
+    store: &crate::store::Store,
+    username: &str,
+    change: UserChange,
+    actor: &str,
+) -> Result<UserChangeResponse, ApiError> {
+    let now = now_ms();
+    store
+        .write(|tx| {
+            let Some((user, disabled)) = users::find_user(tx, username)? else {
+                return Err(crate::store::StoreError::NotFound("user"));
+            };
+            let (action, disabled, revoked) = match change {
+                UserChange::Disable => (
+                    "user.disable",
+                    true,
+                    users::set_disabled(tx, user.id, true)?,
+                ),
+                UserChange::Enable => (
+                    "user.enable",
+                    false,
+                    users::set_disabled(tx, user.id, false)?,
+                ),
+                UserChange::RevokeSessions => (
+                    "user.revoke_sessions",
+                    disabled,
+                    users::delete_user_sessions(tx, user.id)?,
+                ),
+            };
+            audit::append(
+                tx,
+                now,
+                &AuditEvent {
+                    actor,
+                    action,
+                    target: username,
+                    detail: json!({"sessions_revoked": revoked}),
+                },
+            )?;
+            Ok(UserChangeResponse {
+                username: user.username,
+                disabled,
+                sessions_revoked: revoked,
+            })
+        })
+        .map_err(ApiError::from)
+}
+
+/// Set a user's password (checked like a new one) and delete their sessions; audited (without
+/// the password).
+pub fn set_password_checked(
+    store: &crate::store::Store,
+    username: &str,
+    password: &str,
+    actor: &str,
+) -> Result<UserChangeResponse, ApiError> {
+    auth::check_new_password(password).map_err(|m| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", m).with_field("password")
+    })?;
+    if store.read(|c| users::find_user(c, username))?.is_none() {
+        return Err(ApiError::not_found("user"));
+    }
+    let hash = auth::hash_password(password).map_err(|e| {
+        tracing::error!(error = %e, "hashing failed");
+        ApiError::internal()
+    })?;
+    let now = now_ms();
+    store
+        .write(|tx| {
+            let Some((user, disabled)) = users::find_user(tx, username)? else {
+                return Err(crate::store::StoreError::NotFound("user"));
+            };
+            let revoked = users::set_password_hash(tx, user.id, &hash)?;
+            audit::append(
+                tx,
+                now,
+                &AuditEvent {
+                    actor,
+                    action: "user.password",
+                    target: username,
+                    detail: json!({"sessions_revoked": revoked}),
+                },
+            )?;
+            Ok(UserChangeResponse {
+                username: user.username,
+                disabled,
+                sessions_revoked: revoked,
+            })
+        })
+        .map_err(ApiError::from)
+}
+
+async fn change_user_route(
+    state: SharedState,
+    user: CurrentUser,
+    username: String,
+    change: UserChange,
+) -> Result<Json<UserChangeResponse>, ApiError> {
+    user.require(Role::Admin)?;
+    if change == UserChange::Disable && user.0.username == username {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "an admin cannot disable their own account",
+        ));
+    }
+    let store = state.store.clone();
+    let actor = user.0.username.clone();
+    let done = blocking(move || change_user_checked(&store, &username, change, &actor)).await?;
+    Ok(Json(done))
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{username}/disable", tag = "users",
+    params(("username" = String, Path, description = "the user to disable")),
+    responses((status = 200, body = UserChangeResponse), (status = 403, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn disable_user(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> Result<Json<UserChangeResponse>, ApiError> {
+    change_user_route(state, user, username, UserChange::Disable).await
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{username}/enable", tag = "users",
+    params(("username" = String, Path, description = "the user to enable again")),
+    responses((status = 200, body = UserChangeResponse), (status = 403, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn enable_user(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> Result<Json<UserChangeResponse>, ApiError> {
+    change_user_route(state, user, username, UserChange::Enable).await
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{username}/sessions", tag = "users",
+    params(("username" = String, Path, description = "the user to sign out everywhere")),
+    responses((status = 200, body = UserChangeResponse), (status = 403, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn revoke_sessions(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> Result<Json<UserChangeResponse>, ApiError> {
+    change_user_route(state, user, username, UserChange::RevokeSessions).await
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{username}/password", tag = "users",
+    params(("username" = String, Path, description = "the user whose password is replaced")),
+    request_body = PasswordRequest,
+    responses((status = 200, body = UserChangeResponse), (status = 403, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody), (status = 422, body = super::ErrorBody),
+              (status = 429, body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn set_password(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    axum::extract::Path(username): axum::extract::Path<String>,
+    ApiJson(req): ApiJson<PasswordRequest>,
+) -> Result<Json<UserChangeResponse>, ApiError> {
+    user.require(Role::Admin)?;
+    let slot = state.hashing.try_take().ok_or_else(ApiError::busy)?;
+    let store = state.store.clone();
+    let actor = user.0.username.clone();
+    let done = blocking(move || {
+        let _slot = slot;
+        set_password_checked(&store, &username, &req.password, &actor)
+    })
+    .await?;
+    Ok(Json(done))
 }

@@ -19,6 +19,7 @@ use super::auth_routes::rfc3339_ms;
 use super::{ApiError, ApiJson, CurrentUser, SharedState, blocking};
 use crate::store::farmers::{FarmRow, FarmerRow, WriteOutcome, parse_date};
 use crate::store::now_ms;
+use crate::store::users::User;
 
 /// Declared and computed area may differ by this fraction before we warn.
 pub const AREA_MISMATCH_WARN_FRACTION: f64 = 0.20;
@@ -440,7 +441,9 @@ async fn visible_farm(
 
 /// Warnings for a farm about to be stored: declared area far from computed area, and overlap
 /// with other farms (found through the spatial index, measured exactly).
-fn farm_warnings(state: &SharedState, farm: &Farm) -> Vec<Warning> {
+/// Overlaps with farms outside `viewer`'s villages are reported without their id or survey
+/// number (review 2026-12, finding 10: agents must not learn other villages' farms).
+fn farm_warnings(state: &SharedState, viewer: &User, farm: &Farm) -> Vec<Warning> {
     let mut warnings = Vec::new();
     let area = farm.boundary.geodesic_area_ha();
     let declared = farm.declared_area_ha;
@@ -481,7 +484,18 @@ fn farm_warnings(state: &SharedState, farm: &Farm) -> Vec<Warning> {
             continue;
         };
         let (of_new, of_other) = farm.boundary.overlap_fraction(&other.farm.boundary);
-        if of_new > OVERLAP_WARN_FRACTION || of_other > OVERLAP_WARN_FRACTION {
+        if (of_new > OVERLAP_WARN_FRACTION || of_other > OVERLAP_WARN_FRACTION)
+            && !viewer.can_access_village(other.village_code)
+        {
+            warnings.push(Warning {
+                code: "overlap",
+                message: format!(
+                    "boundary overlaps a farm in another village by {:.1}% of this farm",
+                    of_new * 100.0
+                ),
+                farm_id: None,
+            });
+        } else if of_new > OVERLAP_WARN_FRACTION || of_other > OVERLAP_WARN_FRACTION {
             warnings.push(Warning {
                 code: "overlap",
                 message: format!(
@@ -707,8 +721,9 @@ pub async fn create_farm(
     };
     let st = state.clone();
     let author = user.0.username.clone();
+    let viewer = user.0.clone();
     let (row, warnings) = blocking(move || {
-        let warnings = farm_warnings(&st, &farm);
+        let warnings = farm_warnings(&st, &viewer, &farm);
         let outcome = st
             .store
             .add_farm(&farm, &author, now_ms())
@@ -789,8 +804,9 @@ pub async fn patch_farm(
     let st = state.clone();
     let author = user.0.username.clone();
     let farmer_id = existing.farm.farmer_id;
+    let viewer = user.0.clone();
     let (row, warnings) = blocking(move || {
-        let warnings = farm_warnings(&st, &updated);
+        let warnings = farm_warnings(&st, &viewer, &updated);
         let outcome: WriteOutcome = st
             .store
             .update_farm(farmer_id, id, &patch, &author, now_ms())

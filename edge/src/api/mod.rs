@@ -40,6 +40,8 @@ pub struct AppState {
     pub config: Config,
     pub farm_index: RwLock<FarmIndex>,
     pub limiter: LoginLimiter,
+    /// Slots for argon2 hashing (logins, new users, password changes).
+    pub hashing: crate::auth::HashingSlots,
     pub metrics: Metrics,
     /// The running sync task, when the node serves with one.
     pub sync: std::sync::OnceLock<crate::sync_client::SyncHandle>,
@@ -88,6 +90,7 @@ impl AppState {
             config,
             farm_index: RwLock::new(index),
             limiter,
+            hashing: crate::auth::HashingSlots::default(),
             metrics: Metrics::new(),
             sync: std::sync::OnceLock::new(),
             modem: std::sync::OnceLock::new(),
@@ -120,6 +123,15 @@ impl AppState {
     }
 }
 
+/// Requests handled at once at most; more are refused with 503 at once. A village has a few
+/// dozen agents' phones; 64 leaves room for the ops routes while bounding a flood's memory on
+/// a Raspberry-Pi-class box.
+pub const HTTP_REQUESTS_IN_FLIGHT_MAX: usize = 64;
+/// Longest a request may run before it is answered 503 `timeout` (the largest legitimate work,
+/// a full readings batch or a broadcast on a slow SD card, takes a few seconds). Work already
+/// handed to the blocking pool finishes and may still commit.
+pub const HTTP_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The whole application router.
 pub fn router(state: SharedState) -> Router {
     let body_limit = state.config.body_limit_bytes;
@@ -129,6 +141,16 @@ pub fn router(state: SharedState) -> Router {
         .route(
             "/users",
             get(auth_routes::list_users).post(auth_routes::create_user),
+        )
+        .route("/users/{username}/disable", post(auth_routes::disable_user))
+        .route("/users/{username}/enable", post(auth_routes::enable_user))
+        .route(
+            "/users/{username}/password",
+            post(auth_routes::set_password),
+        )
+        .route(
+            "/users/{username}/sessions",
+            axum::routing::delete(auth_routes::revoke_sessions),
         )
         .route(
             "/farmers",
@@ -200,6 +222,13 @@ pub fn router(state: SharedState) -> Router {
             ops::track_requests,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            farmco_shell::http::RequestLimits::new(
+                HTTP_REQUESTS_IN_FLIGHT_MAX,
+                HTTP_REQUEST_TIMEOUT,
+            ),
+            farmco_shell::http::limit_requests,
+        ))
         .with_state(state)
 }
 
@@ -271,6 +300,28 @@ impl CurrentUser {
     }
 }
 
+impl CurrentUser {
+    /// The villages this caller is limited to: `Some` for agents, `None` (every village) for
+    /// supervisors and admins.
+    pub fn village_scope(&self) -> Option<Vec<String>> {
+        (self.0.role == Role::Agent)
+            .then(|| self.0.villages.iter().map(ToString::to_string).collect())
+    }
+
+    /// 404 `what` unless the caller may see an object of `village` (an object in no village is
+    /// visible to supervisors and admins only). Existence is not revealed to agents.
+    pub fn require_village(&self, village: Option<&str>, what: &str) -> Result<(), ApiError> {
+        let Some(scope) = self.village_scope() else {
+            return Ok(());
+        };
+        if village.is_some_and(|v| scope.iter().any(|s| s == v)) {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(what))
+        }
+    }
+}
+
 impl FromRequestParts<SharedState> for CurrentUser {
     type Rejection = ApiError;
 
@@ -292,10 +343,15 @@ impl FromRequestParts<SharedState> for CurrentUser {
     }
 }
 
-/// The client's address, when the server was started with connect info (tests via `oneshot` have
-/// none).
-pub fn client_addr(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
-    extensions
+/// The client's address: the TCP peer (when the server was started with connect info; tests
+/// via `oneshot` have none), or what a trusted proxy forwarded (`http.trusted_proxies`).
+pub fn client_addr(
+    state: &AppState,
+    extensions: &axum::http::Extensions,
+    headers: &axum::http::HeaderMap,
+) -> Option<std::net::IpAddr> {
+    let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip())
+        .map(|ci| ci.0.ip());
+    state.config.trusted_proxies.client_addr(peer, headers)
 }

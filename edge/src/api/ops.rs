@@ -129,7 +129,7 @@ pub async fn track_requests(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = farmco_shell::metrics::method_label(req.method()).to_owned();
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -175,6 +175,10 @@ impl utoipa::Modify for BearerAuth {
         super::auth_routes::logout,
         super::auth_routes::list_users,
         super::auth_routes::create_user,
+        super::auth_routes::disable_user,
+        super::auth_routes::enable_user,
+        super::auth_routes::set_password,
+        super::auth_routes::revoke_sessions,
         super::farmers::create_farmer,
         super::farmers::search_farmers,
         super::farmers::get_farmer,

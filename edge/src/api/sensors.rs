@@ -150,10 +150,12 @@ pub struct BucketDto {
     security(("bearer" = [])))]
 pub async fn post_readings(
     State(state): State<SharedState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path(sensor_id): Path<String>,
     ApiJson(req): ApiJson<ReadingsRequest>,
 ) -> Result<(StatusCode, Json<ReadingsAccepted>), ApiError> {
+    // Readings sync to the cloud and raise alerts: supervisors only (sensors use MQTT).
+    user.require(crate::store::users::Role::Supervisor)?;
     validate_sensor_id("id", &sensor_id)?;
     if req.readings.is_empty() || req.readings.len() > READINGS_PER_INSERT_MAX {
         return Err(ValidationError {
@@ -218,18 +220,30 @@ fn parse_time_param(field: &str, s: &str) -> Result<i64, ApiError> {
     security(("bearer" = [])))]
 pub async fn get_readings(
     State(state): State<SharedState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path(sensor_id): Path<String>,
     ApiQuery(q): ApiQuery<ReadingsQuery>,
 ) -> Result<Json<ReadingsResponse>, ApiError> {
     validate_sensor_id("id", &sensor_id)?;
+    if user.village_scope().is_some() {
+        let store = state.store.clone();
+        let sid = sensor_id.clone();
+        let village = blocking(move || {
+            store
+                .read(|c| crate::store::ingest::sensor_village_of(c, &sid))
+                .map_err(ApiError::from)
+        })
+        .await?;
+        user.require_village(village.as_deref(), "sensor")?;
+    }
     let to = match &q.to {
         Some(s) => parse_time_param("to", s)?,
-        None => now_ms() + 1,
+        None => now_ms().saturating_add(1),
     };
+    // Saturating: `to` is the caller's and may be i64::MIN (review 2026-12, finding 26).
     let from = match &q.from {
         Some(s) => parse_time_param("from", s)?,
-        None => to - 24 * 3_600_000,
+        None => to.saturating_sub(READINGS_DEFAULT_SPAN_MS),
     };
     let store = state.store.clone();
     let (sid, metric) = (sensor_id.clone(), q.metric.clone());
@@ -293,6 +307,10 @@ pub async fn get_readings(
         ),
     }))
 }
+
+/// How far back `GET …/readings` looks when the caller gives no `from`: a day, what an agent
+/// checks in the field.
+pub const READINGS_DEFAULT_SPAN_MS: i64 = 24 * 3_600_000;
 
 /// Shortest and longest sensor MQTT password accepted from the caller.
 pub const SENSOR_PASSWORD_CHARS_MIN: usize = 12;
@@ -521,7 +539,7 @@ pub struct SensorsResponse {
     responses((status = 200, body = SensorsResponse)), security(("bearer" = [])))]
 pub async fn list_sensors(
     State(state): State<SharedState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     ApiQuery(q): ApiQuery<SensorsQuery>,
 ) -> Result<Json<SensorsResponse>, ApiError> {
     let limit = q.limit.unwrap_or(100);
@@ -530,9 +548,10 @@ pub async fn list_sensors(
     }
     let store = state.store.clone();
     let after = q.after.unwrap_or_default();
+    let scope = user.village_scope();
     let rows = blocking(move || {
         store
-            .read(|c| crate::store::ingest::list_sensors(c, &after, limit))
+            .read(|c| crate::store::ingest::list_sensors_in(c, &after, limit, scope.as_deref()))
             .map_err(ApiError::from)
     })
     .await?;
@@ -547,17 +566,23 @@ pub async fn list_sensors(
     security(("bearer" = [])))]
 pub async fn get_sensor(
     State(state): State<SharedState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<SensorDto>, ApiError> {
     validate_sensor_id("id", &id)?;
     let store = state.store.clone();
-    let row = blocking(move || {
+    let (row, village) = blocking(move || {
         store
-            .read(|c| crate::store::ingest::sensor(c, &id))
+            .read(|c| {
+                Ok((
+                    crate::store::ingest::sensor(c, &id)?,
+                    crate::store::ingest::sensor_village_of(c, &id)?,
+                ))
+            })
             .map_err(ApiError::from)
     })
-    .await?
-    .ok_or_else(|| ApiError::not_found("sensor"))?;
+    .await?;
+    let row = row.ok_or_else(|| ApiError::not_found("sensor"))?;
+    user.require_village(village.as_deref(), "sensor")?;
     Ok(Json(row.into()))
 }

@@ -122,9 +122,34 @@ pub async fn list_registrations(
     };
     let store = state.store.clone();
     let limit = query.limit.unwrap_or(LIST_DEFAULT);
+    let scope = user.village_scope();
     let registrations = blocking(move || {
         store
-            .read(|c| sms_store::list_registrations(c, filter.as_deref(), limit))
+            .read(|c| {
+                let all = sms_store::list_registrations(c, filter.as_deref(), limit)?;
+                let Some(scope) = scope else {
+                    return Ok(all);
+                };
+                // Agents: a pending registration has no village yet, so they see it to confirm
+                // it, with the phone masked to its last digits; a confirmed one only when its
+                // farmer is in their villages (review 2026-12, finding 10).
+                let mut visible = Vec::with_capacity(all.len());
+                for mut r in all {
+                    match &r.farmer_id {
+                        None => {
+                            r.phone = mask_phone(&r.phone);
+                            visible.push(r);
+                        }
+                        Some(f) => {
+                            if sms_store::farmer_village(c, f)?.is_some_and(|v| scope.contains(&v))
+                            {
+                                visible.push(r);
+                            }
+                        }
+                    }
+                }
+                Ok(visible)
+            })
             .map_err(ApiError::from)
     })
     .await?;
@@ -174,4 +199,15 @@ pub async fn confirm_registration(
             registration_id: id,
         }),
     ))
+}
+
+/// Digits of a phone number an agent sees of a registration not yet in their village.
+pub const PHONE_DIGITS_SHOWN: usize = 4;
+
+/// `+919812345678` → `********5678`.
+fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    let keep = chars.len().min(PHONE_DIGITS_SHOWN);
+    let hidden = chars.len() - keep;
+    "*".repeat(hidden) + &chars[hidden..].iter().collect::<String>()
 }

@@ -120,6 +120,9 @@ pub struct RawNode {
 pub struct RawHttp {
     pub listen: String,
     pub body_limit_bytes: usize,
+    /// Proxies whose X-Forwarded-For is believed (addresses or CIDR networks).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,6 +164,7 @@ pub struct Config {
     pub node_name: String,
     pub listen: SocketAddr,
     pub body_limit_bytes: usize,
+    pub trusted_proxies: farmco_shell::http::TrustedProxies,
     pub data_dir: PathBuf,
     pub synchronous: Synchronous,
     pub reader_connections: usize,
@@ -345,6 +349,13 @@ impl RawConfig {
         if modem.simulator_cmgs_delay_ms > SIM_CMGS_DELAY_MS_MAX {
             bail!("modem.simulator.cmgs_delay_ms must be at most {SIM_CMGS_DELAY_MS_MAX}");
         }
+        // The side door has no authentication: anyone reaching it injects SMS and calls.
+        if !modem.simulator_control.ip().is_loopback() {
+            bail!(
+                "modem.simulator.control_listen must be a loopback address (it has no authentication), not {}",
+                modem.simulator_control
+            );
+        }
         let raw_sms = &self.sms;
         if raw_sms.daily_cap_per_sim == 0 || raw_sms.reply_reserve > raw_sms.daily_cap_per_sim {
             bail!("sms.daily_cap_per_sim must be positive and at least sms.reply_reserve");
@@ -383,6 +394,8 @@ impl RawConfig {
             node_name: self.node.name,
             listen,
             body_limit_bytes: self.http.body_limit_bytes,
+            trusted_proxies: farmco_shell::http::TrustedProxies::parse(&self.http.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("http.trusted_proxies: {e}"))?,
             data_dir: self.storage.data_dir,
             synchronous,
             reader_connections: self.storage.reader_connections,

@@ -152,3 +152,49 @@ pub fn put_rule(
     )?;
     Ok(())
 }
+
+/// SQL: the village of the alert row aliased `a`: its farm's, else its sensor's, else its
+/// farmer's (review 2026-12, finding 10).
+const ALERT_VILLAGE_SQL: &str = concat!(
+    "coalesce(",
+    super::ingest::farm_village_sql!("a.farm_id"),
+    ", (SELECT coalesce(s.village_code, ",
+    super::ingest::farm_village_sql!("s.farm_id"),
+    ") FROM sensors s WHERE s.id = a.sensor_id)",
+    ", (SELECT village_code FROM farmers WHERE id = a.farmer_id))"
+);
+
+/// The village of an alert (`None` when unknown or in no village).
+pub fn alert_village(conn: &Connection, id: i64) -> StoreResult<Option<String>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {ALERT_VILLAGE_SQL} FROM alerts a WHERE a.id = ?1"),
+            [id],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// [`list`] limited to `villages` (`None`: every village).
+pub fn list_in(
+    conn: &Connection,
+    open_only: bool,
+    limit: usize,
+    villages: Option<&[String]>,
+) -> StoreResult<Vec<AlertRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM alerts a WHERE (?1 = 0 OR a.resolved_ms IS NULL)
+           AND (?3 IS NULL OR {ALERT_VILLAGE_SQL} IN (SELECT value FROM json_each(?3)))
+         ORDER BY a.id DESC LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(
+        params![
+            open_only,
+            limit as i64,
+            super::ingest::villages_json(villages)
+        ],
+        from_row,
+    )?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}

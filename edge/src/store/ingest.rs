@@ -374,3 +374,60 @@ pub fn retention_sweep(
     )?;
     Ok(deleted)
 }
+
+/// The caller's villages as the JSON array the scoped lists take (NULL: unrestricted).
+pub(crate) fn villages_json(villages: Option<&[String]>) -> Option<String> {
+    villages.map(|v| serde_json::Value::from(v.to_vec()).to_string())
+}
+
+/// SQL: the village of the farm whose id is the column `{farm}` (through the farm's farmer).
+macro_rules! farm_village_sql {
+    ($farm:literal) => {
+        concat!(
+            "(SELECT fr.village_code FROM farms f JOIN farmers fr ON fr.id = f.farmer_id WHERE f.id = ",
+            $farm,
+            ")"
+        )
+    };
+}
+pub(crate) use farm_village_sql;
+
+/// SQL: the village of the sensor row aliased `s`: its own, else its farm's (review 2026-12,
+/// finding 10: agents see only their villages' sensors).
+pub(crate) const SENSOR_VILLAGE_SQL: &str = concat!(
+    "coalesce(s.village_code, ",
+    farm_village_sql!("s.farm_id"),
+    ")"
+);
+
+/// The village of a registered sensor for scoping (its own, else its farm's; `None` when
+/// unknown or in no village).
+pub fn sensor_village_of(conn: &Connection, sensor_id: &str) -> StoreResult<Option<String>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {SENSOR_VILLAGE_SQL} FROM sensors s WHERE s.id = ?1"),
+            [sensor_id],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// [`list_sensors`] limited to `villages` (`None`: every village).
+pub fn list_sensors_in(
+    conn: &Connection,
+    after_id: &str,
+    limit: usize,
+    villages: Option<&[String]>,
+) -> StoreResult<Vec<SensorRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {SENSOR_COLUMNS} FROM sensors s WHERE s.id > ?1
+           AND (?3 IS NULL OR {SENSOR_VILLAGE_SQL} IN (SELECT value FROM json_each(?3)))
+         ORDER BY s.id LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(
+        params![after_id, limit as i64, villages_json(villages)],
+        sensor_from_row,
+    )?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}

@@ -652,6 +652,17 @@ pub fn quarantine(conn: &Connection, reason: &str, bytes: &[u8], now_ms: i64) ->
     Ok(())
 }
 
+/// The village of a farmer (for scoping confirmed registrations), `None` when unknown.
+pub fn farmer_village(conn: &Connection, farmer_id: &str) -> StoreResult<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT village_code FROM farmers WHERE id = ?1",
+            [farmer_id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

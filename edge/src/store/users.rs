@@ -211,3 +211,54 @@ pub fn session_user(conn: &Connection, token_hash: &str, now_ms: i64) -> StoreRe
 pub fn delete_session(conn: &Connection, token_hash: &str) -> StoreResult<bool> {
     Ok(conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])? > 0)
 }
+
+/// A user by name, with whether the account is disabled.
+pub fn find_user(conn: &Connection, username: &str) -> StoreResult<Option<(User, bool)>> {
+    let row: Option<(i64, String, String, String, bool)> = conn
+        .query_row(
+            "SELECT id, username, role, villages, disabled != 0 FROM users WHERE username = ?1",
+            [username],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    match row {
+        Some((id, username, role, villages, disabled)) => Ok(Some((
+            row_to_user(id, username, &role, &villages)?,
+            disabled,
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// Disable or enable a user; disabling also deletes every session of theirs. Returns the
+/// number of sessions deleted.
+pub fn set_disabled(conn: &Connection, user_id: i64, disabled: bool) -> StoreResult<usize> {
+    conn.execute(
+        "UPDATE users SET disabled = ?2 WHERE id = ?1",
+        params![user_id, i64::from(disabled)],
+    )?;
+    if disabled {
+        delete_user_sessions(conn, user_id)
+    } else {
+        Ok(0)
+    }
+}
+
+/// Replace a user's password hash and delete every session of theirs (a leaked password or a
+/// lost phone is answered by a new password). Returns the number of sessions deleted.
+pub fn set_password_hash(
+    conn: &Connection,
+    user_id: i64,
+    password_hash: &str,
+) -> StoreResult<usize> {
+    conn.execute(
+        "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+        params![user_id, password_hash],
+    )?;
+    delete_user_sessions(conn, user_id)
+}
+
+/// Delete every session of a user (their tokens stop working at once).
+pub fn delete_user_sessions(conn: &Connection, user_id: i64) -> StoreResult<usize> {
+    Ok(conn.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?)
+}

@@ -36,7 +36,7 @@ fn start(data_dir: &std::path::Path) -> (Child, String) {
     (child, addr)
 }
 
-fn cli(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String) {
+pub(crate) fn cli(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String) {
     let mut child = Command::new(BIN)
         .args(args)
         .arg("--data-dir")

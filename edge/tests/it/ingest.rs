@@ -511,11 +511,22 @@ async fn bucketed_readings_dead_letter_and_alert_routes() {
     let readings: Vec<_> = (0..120)
         .map(|i| json!({"metric": "soil_moisture_vwc", "ts": base + i * 60_000, "value": (i % 60) as f64}))
         .collect();
-    let (status, body) = node
+    // Readings over HTTP are a supervisor's (agents: 403), and probe-1 is in no village, so
+    // only supervisors see it (review 2026-12, finding 10).
+    let (status, _) = node
         .call(
             "POST",
             "/api/v1/sensors/probe-1/readings",
             Some(&agent),
+            Some(json!({"readings": readings.clone()})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = node
+        .call(
+            "POST",
+            "/api/v1/sensors/probe-1/readings",
+            Some(&sup),
             Some(json!({"readings": readings})),
         )
         .await;
@@ -524,7 +535,9 @@ async fn bucketed_readings_dead_letter_and_alert_routes() {
         "/api/v1/sensors/probe-1/readings?metric=soil_moisture_vwc&from={base}&to={}&bucket=1h",
         base + 2 * 3_600_000
     );
-    let (status, body) = node.call("GET", &uri, Some(&agent), None).await;
+    let (status, _) = node.call("GET", &uri, Some(&agent), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = node.call("GET", &uri, Some(&sup), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let buckets = body["buckets"].as_array().unwrap();
     assert_eq!(buckets.len(), 2);
@@ -536,7 +549,7 @@ async fn bucketed_readings_dead_letter_and_alert_routes() {
         .call(
             "GET",
             &uri.replace("bucket=1h", "bucket=7x"),
-            Some(&agent),
+            Some(&sup),
             None,
         )
         .await;
@@ -616,21 +629,23 @@ async fn bucketed_readings_dead_letter_and_alert_routes() {
         })
         .unwrap()
         .unwrap();
+    // (probe-1 and farmer f-1 are in no village: an agent neither sees nor acks the alert.)
     let (status, body) = node
         .call("GET", "/api/v1/alerts?open=true", Some(&agent), None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["alerts"][0]["farmer_id"], "f-1");
+    assert_eq!(body["alerts"].as_array().unwrap().len(), 0, "{body}");
     let (status, body) = node
-        .call(
-            "POST",
-            &format!("/api/v1/alerts/{}/ack", row.id),
-            Some(&agent),
-            None,
-        )
+        .call("GET", "/api/v1/alerts?open=true", Some(&sup), None)
         .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["alerts"][0]["farmer_id"], "f-1");
+    let ack = format!("/api/v1/alerts/{}/ack", row.id);
+    let (status, _) = node.call("POST", &ack, Some(&agent), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = node.call("POST", &ack, Some(&sup), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["acked_by"], "agent");
+    assert_eq!(body["acked_by"], "super");
     let (status, _) = node
         .call("POST", "/api/v1/alerts/999/ack", Some(&agent), None)
         .await;

@@ -4,6 +4,7 @@
 
 mod api;
 mod durability;
+mod hardening;
 mod ingest;
 mod notify;
 mod otp;

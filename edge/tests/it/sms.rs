@@ -159,7 +159,19 @@ async fn registration_by_sms_is_confirmed_by_an_agent_of_the_village() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let pending = body["registrations"].as_array().unwrap();
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0]["phone"], STRANGER);
+    // A pending registration has no village yet: agents see the phone's last digits only
+    // (review 2026-12, finding 10); supervisors see it whole.
+    let masked = format!(
+        "{}{}",
+        "*".repeat(STRANGER.len() - 4),
+        &STRANGER[STRANGER.len() - 4..]
+    );
+    assert_eq!(pending[0]["phone"], masked);
+    let sup = node.login("super").await;
+    let (_, whole) = node
+        .call("GET", "/api/v1/sms/registrations", Some(&sup), None)
+        .await;
+    assert_eq!(whole["registrations"][0]["phone"], STRANGER);
     let id = pending[0]["id"].as_i64().unwrap();
     let confirm = format!("/api/v1/sms/registrations/{id}/confirm");
 

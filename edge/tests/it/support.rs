@@ -34,8 +34,14 @@ impl TestNode {
     /// A fresh node with users: admin, super (supervisor), agent (village 563412),
     /// agent2 (village 563413).
     pub fn new() -> TestNode {
+        TestNode::with_config(|_| {})
+    }
+
+    /// A fresh node (the users of [`TestNode::new`]) whose test config `adjust` changes first.
+    pub fn with_config(adjust: impl FnOnce(&mut Config)) -> TestNode {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config::for_tests(dir.path().to_owned());
+        let mut config = Config::for_tests(dir.path().to_owned());
+        adjust(&mut config);
         let store = Arc::new(Store::open(dir.path(), config.synchronous, 2).unwrap());
         let v1 = VillageCode::parse("v", VILLAGE).unwrap();
         let v2 = VillageCode::parse("v", OTHER_VILLAGE).unwrap();

@@ -16,7 +16,8 @@
 //!   decided here: after applying the peer's message, our heads equal the heads it announced.
 //!
 //! Limits: an incoming sync message is at most [`DOC_SYNC_MESSAGE_BYTES_MAX`] bytes (a message
-//! may carry a whole saved document); decoding and applying run under `catch_unwind` and a
+//! may carry a whole saved document) and inflates to at most
+//! [`DOC_SYNC_MESSAGE_INFLATED_BYTES_MAX`] (checked by `crate::inflate` first); decoding and applying run under `catch_unwind` and a
 //! failed apply leaves the document as it was.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -31,6 +32,11 @@ use crate::doc::{DocError, FarmerDoc, MAX_DOC_BYTES};
 /// Largest incoming automerge sync message: one may carry a whole saved document, and
 /// `doc::MAX_DOC_BYTES` bounds those.
 pub const DOC_SYNC_MESSAGE_BYTES_MAX: usize = MAX_DOC_BYTES;
+/// Largest size the changes and documents of one incoming sync message may inflate to
+/// (automerge DEFLATE-compresses change chunks and document columns): as much as a saved
+/// document may hold, so a legitimate whole-document message fits and a DEFLATE bomb does not
+/// (review 2026-12, finding 7).
+pub const DOC_SYNC_MESSAGE_INFLATED_BYTES_MAX: usize = MAX_DOC_BYTES;
 
 /// SHA-256 over the concatenated heads as raw 32-byte change hashes, distinct and in
 /// ascending order; order, case and repetition of the hex input do not matter. (A string
@@ -139,6 +145,16 @@ pub fn doc_sync_step(
                 return Err(DocError::Corrupt("sync message: decoder panicked".into()));
             }
         };
+        // Bound what the message's chunks inflate to before automerge inflates them unbounded.
+        let mut inflated: usize = 0;
+        for chunk in message.changes.iter() {
+            let budget = DOC_SYNC_MESSAGE_INFLATED_BYTES_MAX.saturating_sub(inflated);
+            inflated = inflated.saturating_add(crate::inflate::check_inflated_len(
+                chunk,
+                crate::inflate::Expect::ChangesOrDocuments,
+                budget,
+            )?);
+        }
         let mut their_heads = message.heads.clone();
         doc.all_or_nothing(|automerge| automerge.receive_sync_message(&mut state, message))?;
         their_heads.sort_unstable();

@@ -6,6 +6,7 @@
 //! - `convergence`: property tests of replicas editing concurrently and exchanging changes,
 //!   directly and through the whole sync protocol over a lossy link (the acceptance test).
 //! - `garbage`: property test that random bytes never panic `load`/`apply_changes`.
+//! - `inflate`: DEFLATE bombs in changes, documents and sync messages are refused first.
 //! - `readings`: the readings codec: exact round trips, corruption, size targets.
 //! - `envelope`: signed envelopes: layout, every decode error, tampering, replay verdicts.
 //! - `wire`: payload round trips, garbage and zstd bombs.
@@ -22,6 +23,7 @@ mod convergence;
 mod doc;
 mod envelope;
 mod garbage;
+mod inflate;
 mod model;
 mod plan;
 mod readings;
