@@ -22,7 +22,7 @@ fn raise_alert(node: &TestNode, rule: &str, sensor: &str) -> i64 {
         .write(|tx| {
             farmco_edge::store::alerts::apply(
                 tx,
-                &farmco_edge::alerts::engine::Decision::Raise {
+                &farmco_village::alerts::engine::Decision::Raise {
                     rule_id: rule.into(),
                     kind: "threshold".into(),
                     severity: "warning".into(),
