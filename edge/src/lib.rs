@@ -22,3 +22,4 @@ pub mod spatial;
 pub mod store;
 pub mod sync_client;
 pub mod voice;
+pub mod web;

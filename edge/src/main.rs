@@ -111,6 +111,15 @@ enum UserCommand {
 enum AuditCommand {
     /// Walk the hash chain; prints "ok" or the first broken link (exit 1).
     Verify,
+    /// Print the newest rows as JSON lines (oldest first), optionally of one action.
+    List {
+        /// Only rows of this action, e.g. farmer.create.
+        #[arg(long)]
+        action: Option<String>,
+        /// Most rows.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -308,6 +317,17 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::NodeId => {
             let key = farmco_edge::identity::load_or_create_node_key(&config.data_dir)?;
             println!("{}", key.node_id());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::List { action, limit },
+        } => {
+            let store = server::open_store(&config)?;
+            let rows =
+                store.read(|c| farmco_edge::store::audit::list(c, action.as_deref(), limit))?;
+            for row in rows {
+                println!("{}", serde_json::to_string(&row)?);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {

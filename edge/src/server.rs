@@ -63,6 +63,7 @@ pub async fn serve(
     .await?;
     // Voice and notifications (issue #6): stopped before the modem on shutdown.
     let (services_stop, services_stopped) = tokio::sync::watch::channel(false);
+    let services_stopped_for_sweeper = services_stopped.clone();
     let mut service_tasks = Vec::new();
     let mut voice = None;
     let mut outbox_wake = None;
@@ -101,6 +102,10 @@ pub async fn serve(
     )));
     service_tasks.push(notify_task);
     let _ = state.notify.set(notify_handle);
+    service_tasks.push(crate::api::idempotency::spawn_sweeper(
+        state.store.clone(),
+        services_stopped_for_sweeper,
+    ));
     if let Some(link) = modem {
         if let Some(url) = link.simulator_control_url() {
             // Not println!: a closed stdout (a supervisor that read only the first line) must

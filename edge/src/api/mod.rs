@@ -8,6 +8,8 @@
 pub mod alerts;
 pub mod auth_routes;
 pub mod farmers;
+pub mod field;
+pub mod idempotency;
 pub mod ingest;
 pub mod notify;
 pub mod ops;
@@ -48,6 +50,8 @@ pub struct AppState {
     pub alert_rules: crate::alerts::SharedRules,
     /// The notification executor (routes alerts, hands SMS to the outbox, wakes voice).
     pub notify: std::sync::OnceLock<crate::notify::executor::NotifyHandle>,
+    /// Idempotency keys whose first request is running (see `idempotency`).
+    pub idempotency: idempotency::InFlight,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -85,6 +89,7 @@ impl AppState {
             sync: std::sync::OnceLock::new(),
             modem: std::sync::OnceLock::new(),
             notify: std::sync::OnceLock::new(),
+            idempotency: idempotency::InFlight::default(),
         })
     }
 
@@ -163,6 +168,12 @@ pub fn router(state: SharedState) -> Router {
             "/sms/registrations/{id}/confirm",
             post(sms::confirm_registration),
         )
+        .route(
+            "/sms/registrations/{id}/reject",
+            post(sms::reject_registration),
+        )
+        // the field-agent app's offline copy of a village
+        .route("/field/snapshot", get(field::snapshot))
         // sensor ingest, registry and alerts
         .route(
             "/sensors",
@@ -183,13 +194,32 @@ pub fn router(state: SharedState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
-        .fallback(api_not_found)
+        .fallback(web_or_not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             ops::track_requests,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// The embedded field-agent app (`crate::web`), or the API's 404 for any other path.
+async fn web_or_not_found(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    crate::web::serve(&method, &uri, &headers)
+        .unwrap_or_else(|| api_not_found_error().into_response())
+}
+
+fn api_not_found_error() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
 
 async fn api_not_found() -> ApiError {

@@ -207,6 +207,8 @@ impl utoipa::Modify for BearerAuth {
         super::sms::list_outbox,
         super::sms::list_registrations,
         super::sms::confirm_registration,
+        super::sms::reject_registration,
+        super::field::snapshot,
     ),
     modifiers(&BearerAuth)
 )]

@@ -4,6 +4,7 @@
 
 mod api;
 mod durability;
+mod field_app;
 mod ingest;
 mod notify;
 mod projection;
