@@ -21,5 +21,7 @@ pub mod sms;
 pub mod spatial;
 pub mod store;
 pub mod sync_client;
+pub mod tls;
+pub mod trust;
 pub mod voice;
 pub mod web;

@@ -194,6 +194,11 @@ pub fn router(state: SharedState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
+        .route("/trust", get(crate::trust::page))
+        .route(
+            crate::trust::CA_DOWNLOAD_PATH,
+            get(crate::trust::ca_certificate),
+        )
         .fallback(web_or_not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -76,7 +76,7 @@ export function Check(p) {
 }
 
 /**
- * @param {{ back?: string, title: string, children?: import('preact').ComponentChildren }} p
+ * @param {{ back?: string, title: import('preact').ComponentChildren, children?: import('preact').ComponentChildren }} p
  */
 export function ScreenTitle(p) {
   const { t } = useT();

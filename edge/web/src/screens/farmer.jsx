@@ -30,7 +30,7 @@ export function FarmerScreen(p) {
   const langName = t(`lang-${farmer.language}`);
   return (
     <section data-testid="farmer-profile">
-      <ScreenTitle back="#/" title={farmer.name}>
+      <ScreenTitle back="#/" title={<Data>{farmer.name}</Data>}>
         <a class="button small" href={`#/farmer/${farmer.id}/edit`}>
           {t('farmer-edit')}
         </a>
