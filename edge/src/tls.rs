@@ -260,7 +260,8 @@ pub fn server_config(data_dir: &Path) -> Result<Option<Arc<rustls::ServerConfig>
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // HTTP/1.1 only: the server is built without HTTP/2 (axum default features).
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Some(Arc::new(config)))
 }
 

@@ -29,7 +29,7 @@ fn host_without_port(host: &str) -> &str {
     if host.starts_with('[') {
         return host
             .split_once(']')
-            .map_or(host, |(h, _)| &h[..])
+            .map_or(host, |(h, _)| h)
             .trim_start_matches('[');
     }
     host.rsplit_once(':').map_or(host, |(h, _)| h)
