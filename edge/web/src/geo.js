@@ -190,3 +190,21 @@ export function fitView(b, width, height) {
   const mPerPx = Math.max(wM / Math.max(1, width - 32), hM / Math.max(1, height - 32), 0.05);
   return { lon, lat, mPerPx, width, height };
 }
+
+/**
+ * Bounds of the bulk of some rings: the 2nd to 98th percentile of their first vertices when
+ * there are many (one far-away farm must not shrink the whole village to a dot), all otherwise.
+ * @param {LonLat[][]} rings
+ * @returns {LonLat[][]} a single ring spanning those bounds (for `focus`), or [] when empty
+ */
+export function bulkFocus(rings) {
+  const pts = rings.filter((r) => r.length).map((r) => r[0]);
+  if (!pts.length) return [];
+  if (pts.length < 20) return rings;
+  const lons = pts.map((p) => p[0]).sort((a, b) => a - b);
+  const lats = pts.map((p) => p[1]).sort((a, b) => a - b);
+  const lo = Math.floor(pts.length * 0.02);
+  const hi = Math.ceil(pts.length * 0.98) - 1;
+  const pad = 0.0015;
+  return [[[lons[lo] - pad, lats[lo] - pad], [lons[hi] + pad, lats[hi] + pad]]];
+}

@@ -3,7 +3,7 @@
 import { useState } from 'preact/hooks';
 import { getState } from '../store.js';
 import { search } from '../data.js';
-import { exteriorRings } from '../geo.js';
+import { exteriorRings, bulkFocus } from '../geo.js';
 import { useT, Data, go } from '../ui.jsx';
 import { FarmMap } from '../map.jsx';
 
@@ -44,6 +44,7 @@ export function FarmersScreen(p) {
       {p.mode === 'map' ? (
         <FarmMap
           height={420}
+          focus={bulkFocus(found.flatMap((f) => f.farms.flatMap((farm) => exteriorRings(farm.boundary))))}
           label={t('map-label')}
           zoomInLabel={t('map-zoom-in')}
           zoomOutLabel={t('map-zoom-out')}

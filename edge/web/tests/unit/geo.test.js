@@ -1,7 +1,7 @@
 // Unit tests of the phone's boundary geometry.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ringAreaHa, judgeFix, polygonOf, selfIntersectionVertex, vertexOfField, projection, distanceM } from '../../src/geo.js';
+import { bulkFocus, ringAreaHa, judgeFix, polygonOf, selfIntersectionVertex, vertexOfField, projection, distanceM } from '../../src/geo.js';
 
 // The README's example farm: 0.00095° × 0.0009° at 18.918 N is about 1.0 ha.
 const square = /** @type {[number, number][]} */ ([[74.385, 18.918], [74.38595, 18.918], [74.38595, 18.9189], [74.385, 18.9189]]);
@@ -47,4 +47,14 @@ test('the projection round-trips and keeps metres', () => {
   assert.ok(Math.abs(back[0] - 74.3855) < 1e-9 && Math.abs(back[1] - 18.9185) < 1e-9);
   const d = distanceM([74.385, 18.918], [74.3855, 18.918]);
   assert.ok(Math.abs(px[0] - 180 - d) < 0.5, `${px[0]} vs ${d}`);
+});
+
+test('the village map ignores one far-away farm', () => {
+  /** @type {[number, number][][]} */
+  const rings = Array.from({ length: 50 }, (_, i) => [[74.38 + i * 1e-4, 18.91]]);
+  rings.push([[75.5, 19.5]]);
+  const [[sw, ne]] = bulkFocus(rings);
+  assert.ok(ne[0] < 74.4 && ne[1] < 18.92, `${ne}`);
+  assert.ok(sw[0] < 74.38);
+  assert.deepEqual(bulkFocus([]), []);
 });
