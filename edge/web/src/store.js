@@ -31,6 +31,7 @@ export const PULL_INTERVAL_MS = 120_000;
  *   needsLogin: boolean,
  *   persist: 'granted' | 'refused' | 'unsupported' | 'unknown',
  *   secure: boolean,
+ *   farmWarnings: Record<string, { code: string, message: string, farm_id?: string }[]>,
  * }} State
  */
 
@@ -49,6 +50,7 @@ let state = {
   needsLogin: false,
   persist: 'unknown',
   secure: typeof window !== 'undefined' && window.isSecureContext,
+  farmWarnings: {},
 };
 
 /** @type {Set<() => void>} */
@@ -101,6 +103,15 @@ export async function call(method, path, opts = {}) {
 const queue = createQueue({
   storage: queueStorage,
   send: (item) => call(item.method, item.path, { body: item.body, idempotencyKey: item.idempotencyKey }),
+  // The box's warnings on a new farm (area far from the declared one, overlap with a
+  // neighbour) are kept to show on the farm.
+  onConfirmed: async (item, body) => {
+    if (item.kind === 'create-farm' && body && Array.isArray(body.warnings) && body.warnings.length) {
+      const farmWarnings = { ...state.farmWarnings, [body.id]: body.warnings };
+      await kvSet('farmWarnings', farmWarnings);
+      set({ farmWarnings });
+    }
+  },
 });
 
 async function reloadQueue() {
@@ -108,19 +119,28 @@ async function reloadQueue() {
 }
 
 let flushAgain = false;
+let pullAgain = false;
 
-/** Replay what is waiting; then refresh the village copy if the box answered. */
-export async function flush() {
+/**
+ * Replay what is waiting; then refresh the village copy if the box answered (at once after
+ * sending or when `pull` is asked for — the agent's "Send now" — else at most every
+ * PULL_INTERVAL_MS).
+ * @param {{ pull?: boolean }} [opts]
+ */
+export async function flush(opts = {}) {
   if (!state.session) return;
   if (state.syncing) {
     flushAgain = true;
+    pullAgain = pullAgain || Boolean(opts.pull);
     return;
   }
   set({ syncing: true });
   try {
     const r = await queue.flush();
     await reloadQueue();
-    if (r.contact && (r.sent > 0 || !state.lastPull || Date.now() - state.lastPull > PULL_INTERVAL_MS)) {
+    if (opts.pull && r.stop === null) {
+      await pull();
+    } else if (r.contact && (r.sent > 0 || !state.lastPull || Date.now() - state.lastPull > PULL_INTERVAL_MS)) {
       await pull();
     } else if (!r.contact && r.stop === null && r.remaining === state.queue.filter((i) => i.status === 'rejected').length) {
       // Nothing could be sent (empty or only rejected items): still check on the box.
@@ -131,8 +151,10 @@ export async function flush() {
   } finally {
     set({ syncing: false });
     if (flushAgain) {
+      const again = { pull: pullAgain };
       flushAgain = false;
-      void flush();
+      pullAgain = false;
+      void flush(again);
     }
   }
 }
@@ -209,7 +231,7 @@ export async function logout() {
     await call('POST', '/api/v1/auth/logout').catch(() => undefined);
   }
   await wipe();
-  set({ session: null, snapshot: [], queue: [], lastPull: null, needsLogin: false });
+  set({ session: null, snapshot: [], queue: [], lastPull: null, needsLogin: false, farmWarnings: {} });
 }
 
 /** @param {import('./i18n.js').Lang} lang */
@@ -246,13 +268,14 @@ export async function init() {
   const saved = localStorage.getItem('farmco-lang');
   const lang = saved === 'hi' || saved === 'mr' || saved === 'en' ? saved : 'en';
   document.documentElement.lang = lang;
-  const [session, snapshot, lastContact, lastPull] = await Promise.all([
+  const [session, snapshot, lastContact, lastPull, farmWarnings] = await Promise.all([
     kvGet('session'),
     kvGet('snapshot'),
     kvGet('lastContact'),
     kvGet('lastPull'),
+    kvGet('farmWarnings'),
   ]);
-  set({ lang, session: session ?? null, snapshot: snapshot ?? [], lastContact: lastContact ?? null, lastPull: lastPull ?? null, queue: await queue.list(), ready: true });
+  set({ lang, session: session ?? null, farmWarnings: farmWarnings ?? {}, snapshot: snapshot ?? [], lastContact: lastContact ?? null, lastPull: lastPull ?? null, queue: await queue.list(), ready: true });
   void askPersistence().catch(() => set({ persist: 'unsupported' }));
   window.addEventListener('online', () => void flush());
   window.addEventListener('offline', () => set({ reachable: false }));

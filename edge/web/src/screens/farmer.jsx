@@ -90,6 +90,11 @@ export function FarmerScreen(p) {
               ))}
             </p>
           ) : null}
+          {(s.farmWarnings[farm.id] ?? []).map((w) => (
+            <p class="warn" key={w.code + (w.farm_id ?? '')} data-testid="farm-warning">
+              ⚠ {t(`warning-${w.code}`)}: <Data>{w.message}</Data>
+            </p>
+          ))}
           {farm.sync ? <p class={`badge ${farm.sync.state}`}>{t(farm.sync.state === 'rejected' ? 'badge-rejected' : 'badge-waiting')}</p> : null}
           <h4>{t('soil-tests-title')}</h4>
           {farm.soil_tests.length ? (

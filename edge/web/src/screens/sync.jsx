@@ -24,7 +24,7 @@ export function SyncScreen() {
       <p data-testid="sync-summary">
         {waiting ? t('sync-waiting', { count: waiting }) : t('sync-all-sent')} · {s.lastContact ? t('sync-last-contact', { time: dateTime(s.lastContact) }) : t('sync-never-contact')}
       </p>
-      <button type="button" class="primary" onClick={() => void flush()} disabled={s.syncing}>
+      <button type="button" class="primary" onClick={() => void flush({ pull: true })} disabled={s.syncing} data-testid="send-now">
         {s.syncing ? t('sync-sending') : t('sync-send-now')}
       </button>
       <ul class="list queue" data-testid="queue">

@@ -134,7 +134,8 @@ test('2: offline work (3 farmers, a GPS-walked farm, a soil test) survives a rel
     const area = Number(await page.getAttribute('[data-testid=capture-stats]', 'data-area'));
     assert.ok(Math.abs(area - 1.02) < 0.05, `walked area ${area} ha`);
     await page.fill('input[name=survey_number]', '88/1');
-    await page.fill('input[name=declared_area_ha]', '1');
+    // Declared 2 ha for a ~1 ha walk: the box will warn (area mismatch) when the farm arrives.
+    await page.fill('input[name=declared_area_ha]', '2');
     await page.fill('input[name=crop]', 'wheat');
     await shot(page, 'farm-walk');
     await page.click('[data-testid=save-farm]');
@@ -180,6 +181,12 @@ test('2: offline work (3 farmers, a GPS-walked farm, a soil test) survives a rel
     const tests = (await edge.api('GET', `/api/v1/farms/${farmer.farms[0].id}/soil-tests`, undefined, token)).body.soil_tests;
     assert.equal(tests.length, 1);
     assert.equal(tests[0].parameters.n, 210);
+    // The box's warning on the farm and its soil advice show on the farmer's page.
+    await page.goto(`${edge.base}/#/farmer/${first.id}`);
+    await page.waitForSelector('[data-testid=farm-warning]', { timeout: WAIT_MS });
+    assert.match((await page.textContent('[data-testid=farm-warning]')) ?? '', /declared/);
+    await page.waitForSelector('[data-testid=soil-advice]', { timeout: WAIT_MS });
+    assert.match((await page.textContent('[data-testid=soil-advice]')) ?? '', /Dose for wheat/);
     await ctx.close();
   } finally {
     await edge.cleanup();
@@ -219,6 +226,7 @@ test('3: a queued registration refused as a duplicate phone shows its error and 
     await page.click('[data-testid=farmer-form] button[type=submit]');
     await page.waitForSelector('[data-testid=farmer-profile]');
     await page.waitForSelector('[data-testid=rejected]', { state: 'detached', timeout: WAIT_MS });
+    await waitForWaiting(page, 0);
     const fixed = await edge.api('GET', '/api/v1/farmers?q=Duplicate%20Phone', undefined, token);
     assert.equal(fixed.body.farmers.length, 1);
     await ctx.close();
@@ -291,6 +299,49 @@ test('5: the app shell loads with the network cut after the first visit', async 
     assert.ok(count >= 30, `farmers from the phone's copy: ${count}`);
     await shot(again, 'offline-shell');
     await ctx.close();
+  } finally {
+    await edge.cleanup();
+  }
+});
+
+test('two agents edit the same farmer offline: both edits land and both phones show the merge', async () => {
+  const edge = new Edge().prepare();
+  try {
+    edge.cli(['user', 'add', '--username', 'agent2', '--role', 'agent', '--village', VILLAGE], 'second-agent-password\n');
+    await edge.start();
+    const token = await edge.token();
+    const farmer = (await edge.api('GET', `/api/v1/farmers?village_code=${VILLAGE}&limit=1`, undefined, token)).body.farmers[0];
+    const a = await (await phone(browser)).newPage();
+    const b = await (await phone(browser)).newPage();
+    await logIn(a, edge.base);
+    await logIn(b, edge.base, 'agent2', 'second-agent-password');
+    await edge.stop();
+    // Agent A changes the data-sharing consent, agent B the language, both out of range.
+    await a.goto(`${edge.base}/#/farmer/${farmer.id}/edit`);
+    await a.click('input[name=consent_data_sharing]');
+    await a.click('[data-testid=farmer-form] button[type=submit]');
+    await b.goto(`${edge.base}/#/farmer/${farmer.id}/edit`);
+    const language = farmer.language === 'gu' ? 'pa' : 'gu';
+    await b.selectOption('select[name=language]', language);
+    await b.click('[data-testid=farmer-form] button[type=submit]');
+    await waitForWaiting(a, 1);
+    await waitForWaiting(b, 1);
+    await edge.start();
+    for (const page of [a, b, a]) {
+      await page.goto(`${edge.base}/#/sync`);
+      await page.click('[data-testid=send-now]');
+      await waitForWaiting(page, 0);
+      await page.waitForSelector('[data-testid=send-now]:not([disabled])');
+    }
+    const merged = (await edge.api('GET', `/api/v1/farmers/${farmer.id}`, undefined, token)).body;
+    assert.equal(merged.language, language);
+    assert.equal(merged.consents.data_sharing, !farmer.consents.data_sharing);
+    for (const page of [a, b]) {
+      await page.goto(`${edge.base}/#/farmer/${farmer.id}`);
+      const text = (await page.textContent('[data-testid=farmer-profile]')) ?? '';
+      assert.match(text, language === 'gu' ? /Gujarati/ : /Punjabi/);
+      assert.match(text, merged.consents.data_sharing ? /✔ Data sharing/ : /✘ Data sharing/);
+    }
   } finally {
     await edge.cleanup();
   }
