@@ -162,6 +162,7 @@ pub fn serve(method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Response
             _ => asset.body,
         };
         let body = if method == Method::HEAD {
+            builder = builder.header(header::CONTENT_LENGTH, body.len());
             Body::empty()
         } else {
             Body::from(body)

@@ -16,6 +16,7 @@ cancel = Cancel
 
 login-title = Log in
 login-intro = Log in once while connected to the village box. Your work then continues offline.
+login-again = Your session has ended. Log in again to send the waiting changes; nothing is lost.
 login-username = Username
 login-password = Password
 login-submit = Log in

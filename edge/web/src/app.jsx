@@ -47,7 +47,10 @@ export function App() {
       {state.session ? (
         <>
           <SyncBar />
-          <main>{screen(parts)}</main>
+          <main>
+            {state.needsLogin ? <LoginScreen relogin /> : null}
+            {screen(parts)}
+          </main>
           <Nav current={parts[0] ?? ''} />
         </>
       ) : (

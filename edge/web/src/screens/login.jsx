@@ -1,11 +1,16 @@
 // Log in (needs the box once; the session then works offline until it expires).
 import { useState } from 'preact/hooks';
-import { login } from '../store.js';
+import { login, getState } from '../store.js';
 import { useT, Field } from '../ui.jsx';
 
-export function LoginScreen() {
+/**
+ * The login form; `relogin` when the session expired while changes may still wait (they are
+ * kept and sent after the new login).
+ * @param {{ relogin?: boolean }} p
+ */
+export function LoginScreen(p) {
   const { t } = useT();
-  const [username, setUsername] = useState('');
+  const [username, setUsername] = useState(getState().session?.username ?? '');
   const [password, setPassword] = useState('');
   const [error, setError] = useState(/** @type {string | null} */ (null));
   const [busy, setBusy] = useState(false);
@@ -17,7 +22,7 @@ export function LoginScreen() {
     try {
       const r = await login(username.trim(), password);
       if (!r.ok) setError(r.status === 429 ? t('login-rate-limited') : t('login-failed'));
-      else location.hash = '#/';
+      else if (!p.relogin) location.hash = '#/';
     } catch {
       setError(t('login-offline'));
     } finally {
@@ -27,7 +32,7 @@ export function LoginScreen() {
   return (
     <form class="card login" onSubmit={submit}>
       <h1>{t('login-title')}</h1>
-      <p>{t('login-intro')}</p>
+      <p>{p.relogin ? t('login-again') : t('login-intro')}</p>
       <Field label={t('login-username')} name="username" value={username} onInput={setUsername} autocomplete="username" required />
       <Field label={t('login-password')} name="password" type="password" value={password} onInput={setPassword} autocomplete="current-password" required />
       {error ? (

@@ -88,6 +88,17 @@ test('1: log in, register a farmer with consents, see it in the list', async () 
     console.log(`first paint from the box: ${JSON.stringify(paint)}`);
     record('firstPaint', paint);
     assert.ok(paint.firstContentfulPaintMs !== null && paint.firstContentfulPaintMs < 1000, `first contentful paint ${paint.firstContentfulPaintMs} ms`);
+    // Logout wipes the phone's copy of farmer data.
+    const before = await fresh.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+    assert.ok(before.includes('farmco-field'), `${before}`);
+    await fresh.goto(`${edge.base}/#/sync`);
+    await fresh.click('[data-testid=logout]');
+    await fresh.click('[data-testid=logout-confirm]');
+    await fresh.waitForSelector('input[name=password]');
+    const after = await fresh.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+    assert.ok(!after.includes('farmco-field'), `after logout: ${after}`);
+    await fresh.reload();
+    await fresh.waitForSelector('input[name=password]');
     await ctx.close();
   } finally {
     await edge.cleanup();
