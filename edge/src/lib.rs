@@ -19,4 +19,6 @@ pub mod sms;
 pub mod spatial;
 pub mod store;
 pub mod sync_client;
+pub mod tls;
 pub mod voice;
+pub mod web;

@@ -84,6 +84,11 @@ enum Command {
     },
     /// Print this node's id (its public key).
     NodeId,
+    /// HTTPS for the field-agent app on the village Wi-Fi.
+    Tls {
+        #[command(subcommand)]
+        command: TlsCommand,
+    },
     /// Inspect the audit log.
     Audit {
         #[command(subcommand)]
@@ -130,9 +135,36 @@ enum UserCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum TlsCommand {
+    /// Create the deployment CA (unless it exists) and this box's server certificate
+    /// (data_dir/tls/). Run again to renew the server certificate or add addresses.
+    Init {
+        /// A DNS name of the box (repeat), e.g. box.local.
+        #[arg(long = "name")]
+        names: Vec<String>,
+        /// A LAN address of the box (repeat), e.g. 192.168.4.1.
+        #[arg(long = "ip")]
+        ips: Vec<String>,
+        /// Folder of an existing deployment CA (ca.crt, ca.key) to sign with; default
+        /// data_dir/tls (created when missing).
+        #[arg(long)]
+        ca_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Walk the hash chain; prints "ok" or the first broken link (exit 1).
     Verify,
+    /// Print the newest rows as JSON lines (oldest first), optionally of one action.
+    List {
+        /// Only rows of this action, e.g. farmer.create.
+        #[arg(long)]
+        action: Option<String>,
+        /// Most rows.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
 }
 
 /// `user disable|enable|revoke-sessions`: apply and print what happened.
@@ -371,6 +403,50 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::NodeId => {
             let key = farmco_edge::identity::load_or_create_node_key(&config.data_dir)?;
             println!("{}", key.node_id());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tls {
+            command: TlsCommand::Init { names, ips, ca_dir },
+        } => {
+            let mut all = names;
+            for ip in ips {
+                ip.parse::<std::net::IpAddr>()
+                    .with_context(|| format!("--ip {ip:?} is not an IP address"))?;
+                all.push(ip);
+            }
+            let report = farmco_edge::tls::init(&config.data_dir, ca_dir.as_deref(), &all)?;
+            println!(
+                "{} CA: {}",
+                if report.ca_created {
+                    "created the deployment"
+                } else {
+                    "signed with the existing"
+                },
+                report.ca_cert.display()
+            );
+            println!(
+                "server certificate for {}: {}",
+                report.names.join(", "),
+                report.server_cert.display()
+            );
+            println!(
+                "HTTPS is served on http.tls_listen ({}); phones install the CA once from http://<box>:{}/trust",
+                config
+                    .tls_listen
+                    .map_or_else(|| "off".to_owned(), |a| a.to_string()),
+                config.listen.port()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::List { action, limit },
+        } => {
+            let store = server::open_store(&config)?;
+            let rows =
+                store.read(|c| farmco_edge::store::audit::list(c, action.as_deref(), limit))?;
+            for row in rows {
+                println!("{}", serde_json::to_string(&row)?);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {

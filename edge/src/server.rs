@@ -63,6 +63,7 @@ pub async fn serve(
     .await?;
     // Voice and notifications (issue #6): stopped before the modem on shutdown.
     let (services_stop, services_stopped) = tokio::sync::watch::channel(false);
+    let services_stopped_for_sweeper = services_stopped.clone();
     let mut service_tasks = Vec::new();
     let mut voice = None;
     let mut outbox_wake = None;
@@ -101,6 +102,10 @@ pub async fn serve(
     )));
     service_tasks.push(notify_task);
     let _ = state.notify.set(notify_handle);
+    service_tasks.push(crate::api::idempotency::spawn_sweeper(
+        state.store.clone(),
+        services_stopped_for_sweeper,
+    ));
     if let Some(link) = modem {
         if let Some(url) = link.simulator_control_url() {
             // Not println!: a closed stdout (a supervisor that read only the first line) must
@@ -132,13 +137,32 @@ pub async fn serve(
     .await
     .context("starting MQTT ingest")?;
     let app = api::router(state.clone());
+    // One shutdown signal for both listeners.
+    let (stop_http, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_http.send(true);
+    });
+    let https = match start_https(&state.config, app.clone(), stopping.clone()).await {
+        Ok(task) => task,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "HTTPS not started");
+            None
+        }
+    };
+    let mut stopping_http = stopping.clone();
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        let _ = stopping_http.wait_for(|s| *s).await;
+    })
     .await
     .context("HTTP server failed")?;
+    if let Some(task) = https {
+        let _ = task.await;
+    }
     ingest.shutdown().await;
     sync_handle.shutdown().await;
     let _ = sync_task.await;
@@ -150,6 +174,53 @@ pub async fn serve(
         link.shutdown().await;
     }
     Ok(())
+}
+
+/// Serve the same app over HTTPS on `tls_listen` when the data dir has a certificate
+/// (`farmco-edge tls init`). Returns the server task, or `None` when HTTPS is off.
+async fn start_https(
+    config: &Config,
+    app: axum::Router,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(addr) = config.tls_listen else {
+        return Ok(None);
+    };
+    let Some(tls) = crate::tls::server_config(&config.data_dir)? else {
+        tracing::info!("no TLS certificate in the data dir: HTTPS off (farmco-edge tls init)");
+        return Ok(None);
+    };
+    let tcp = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr} for HTTPS"))?;
+    let local = tcp.local_addr()?;
+    let listener = crate::tls::TlsListener::new(tcp, tls)?;
+    // Handlers read the client's address as ConnectInfo<SocketAddr> (login limits).
+    let app = app.layer(axum::middleware::map_request(
+        |axum::extract::ConnectInfo(crate::tls::TlsClientAddr(peer)): axum::extract::ConnectInfo<
+            crate::tls::TlsClientAddr,
+        >,
+         mut req: axum::extract::Request| async move {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            req
+        },
+    ));
+    tracing::info!(%local, "farmco-edge https listening");
+    println!("farmco-edge https listening on https://{local}");
+    Ok(Some(tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<crate::tls::TlsClientAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        })
+        .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "HTTPS server failed");
+        }
+    })))
 }
 
 pub use farmco_shell::process::shutdown_signal;

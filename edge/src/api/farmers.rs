@@ -89,6 +89,10 @@ impl From<Consents> for ConsentsDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateFarmerRequest {
+    /// Optional id chosen by the client (a UUID): the offline app names records before the box
+    /// sees them, so a farm can refer to a farmer registered in the same offline session.
+    #[serde(default)]
+    pub id: Option<String>,
     pub name: String,
     /// Indian mobile number; normalized to E.164 (+91XXXXXXXXXX).
     pub phone: String,
@@ -168,6 +172,9 @@ pub struct CropDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateFarmRequest {
+    /// Optional id chosen by the client (a UUID), as for farmers.
+    #[serde(default)]
+    pub id: Option<String>,
     pub survey_number: String,
     pub declared_area_ha: f64,
     /// GeoJSON (RFC 7946) Polygon or MultiPolygon geometry, lon/lat.
@@ -253,6 +260,9 @@ pub struct NearbyResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSoilTestRequest {
+    /// Optional id chosen by the client (a UUID), as for farmers.
+    #[serde(default)]
+    pub id: Option<String>,
     /// Date the sample was taken, YYYY-MM-DD (alias `sampled_date`).
     #[serde(alias = "sampled_date")]
     pub sampled_on: String,
@@ -408,6 +418,33 @@ fn parse_area(field: &str, v: f64) -> Result<f64, ValidationError> {
     Ok(v)
 }
 
+/// A client-chosen record id: a UUID, or a fresh v4 when the client sent none.
+fn client_id(id: Option<&str>) -> Result<uuid::Uuid, ValidationError> {
+    match id {
+        None => Ok(uuid::Uuid::new_v4()),
+        Some(text) => text
+            .parse::<uuid::Uuid>()
+            .ok()
+            .filter(|u| !u.is_nil())
+            .ok_or_else(|| ValidationError {
+                field: "id".into(),
+                code: "invalid_id",
+                message: "id must be a UUID".into(),
+            }),
+    }
+}
+
+/// The answer to a create whose client-chosen id is taken: the app counts it as "already
+/// created" (its first answer was lost), so it must not be mistaken for other conflicts.
+fn already_exists(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "already_exists",
+        format!("a {what} with this id already exists"),
+    )
+    .with_field("id")
+}
+
 fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found(what))
 }
@@ -524,7 +561,7 @@ pub async fn create_farmer(
     ApiJson(req): ApiJson<CreateFarmerRequest>,
 ) -> Result<(StatusCode, Json<FarmerResponse>), ApiError> {
     let farmer = Farmer {
-        id: FarmerId(uuid::Uuid::new_v4()),
+        id: FarmerId(client_id(req.id.as_deref())?),
         name: PersonName::parse("name", &req.name)?,
         phone: PhoneNumber::parse("phone", &req.phone)?,
         language: Language::parse("language", &req.language)?,
@@ -541,6 +578,9 @@ pub async fn create_farmer(
     let store = state.store.clone();
     let author = user.0.username.clone();
     let row = blocking(move || {
+        if req.id.is_some() && store.farmer(farmer.id).map_err(ApiError::from)?.is_some() {
+            return Err(already_exists("farmer"));
+        }
         store
             .create_farmer(&farmer, &author, now_ms())
             .map_err(ApiError::from)?;
@@ -712,7 +752,7 @@ pub async fn create_farm(
     let farmer_id: FarmerId = parse_id(&id, "farmer")?;
     visible_farmer(&state, &user, farmer_id).await?;
     let farm = Farm {
-        id: FarmId(uuid::Uuid::new_v4()),
+        id: FarmId(client_id(req.id.as_deref())?),
         farmer_id,
         survey_number: bounded_text("survey_number", &req.survey_number, 40)?,
         declared_area_ha: parse_area("declared_area_ha", req.declared_area_ha)?,
@@ -722,7 +762,11 @@ pub async fn create_farm(
     let st = state.clone();
     let author = user.0.username.clone();
     let viewer = user.0.clone();
+    let client_chose_id = req.id.is_some();
     let (row, warnings) = blocking(move || {
+        if client_chose_id && st.store.farm(farm.id).map_err(ApiError::from)?.is_some() {
+            return Err(already_exists("farm"));
+        }
         let warnings = farm_warnings(&st, &viewer, &farm);
         let outcome = st
             .store
@@ -916,7 +960,7 @@ pub async fn create_soil_test(
         .into());
     }
     let test = SoilTest {
-        id: SoilTestId(uuid::Uuid::new_v4()),
+        id: SoilTestId(client_id(req.id.as_deref())?),
         farm_id,
         sampled_on,
         lab: bounded_text("lab", &req.lab, LAB_CHARS_MAX)?,
@@ -925,7 +969,17 @@ pub async fn create_soil_test(
     let response = soil_test_response(&test);
     let store = state.store.clone();
     let author = user.0.username.clone();
+    let client_chose_id = req.id.is_some();
     blocking(move || {
+        if client_chose_id
+            && store
+                .soil_tests_of_farm(farm_id)
+                .map_err(ApiError::from)?
+                .iter()
+                .any(|t| t.id == test.id)
+        {
+            return Err(already_exists("soil test"));
+        }
         store
             .add_soil_test(farm.farm.farmer_id, &test, &author, now_ms())
             .map_err(ApiError::from)

@@ -8,12 +8,15 @@
 pub mod alerts;
 pub mod auth_routes;
 pub mod farmers;
+pub mod field;
+pub mod idempotency;
 pub mod ingest;
 pub mod notify;
 pub mod ops;
 pub mod otp;
 pub mod sensors;
 pub mod sms;
+pub mod trust;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -53,6 +56,8 @@ pub struct AppState {
     pub notify: std::sync::OnceLock<crate::notify::executor::NotifyHandle>,
     /// The node's secret for one-time codes (`<data_dir>/otp.key`).
     pub otp_key: crate::store::otp::OtpKey,
+    /// Idempotency keys whose first request is running (see `idempotency`).
+    pub idempotency: idempotency::InFlight,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -96,6 +101,7 @@ impl AppState {
             modem: std::sync::OnceLock::new(),
             notify: std::sync::OnceLock::new(),
             otp_key,
+            idempotency: idempotency::InFlight::default(),
         })
     }
 
@@ -196,6 +202,12 @@ pub fn router(state: SharedState) -> Router {
             "/sms/registrations/{id}/confirm",
             post(sms::confirm_registration),
         )
+        .route(
+            "/sms/registrations/{id}/reject",
+            post(sms::reject_registration),
+        )
+        // the field-agent app's offline copy of a village
+        .route("/field/snapshot", get(field::snapshot))
         // sensor ingest, registry and alerts
         .route(
             "/sensors",
@@ -216,7 +228,13 @@ pub fn router(state: SharedState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
-        .fallback(api_not_found)
+        .route("/trust", get(trust::page))
+        .route(trust::CA_DOWNLOAD_PATH, get(trust::ca_certificate))
+        .fallback(web_or_not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             ops::track_requests,
@@ -230,6 +248,21 @@ pub fn router(state: SharedState) -> Router {
             farmco_shell::http::limit_requests,
         ))
         .with_state(state)
+}
+
+/// The embedded field-agent app (`crate::web`), or the API's 404 for any other path.
+async fn web_or_not_found(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    crate::web::serve(&method, &uri, &headers)
+        .unwrap_or_else(|| api_not_found_error().into_response())
+}
+
+fn api_not_found_error() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
 
 async fn api_not_found() -> ApiError {

@@ -214,6 +214,8 @@ impl utoipa::Modify for BearerAuth {
         super::otp::issue_for_farmer,
         super::otp::issue_for_phone,
         super::otp::verify,
+        super::sms::reject_registration,
+        super::field::snapshot,
     ),
     modifiers(&BearerAuth)
 )]

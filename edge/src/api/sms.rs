@@ -6,6 +6,8 @@
 //! - `GET /api/v1/sms/registrations?state=` (agent): registrations (default: pending).
 //! - `POST /api/v1/sms/registrations/{id}/confirm {"village_code"}` (agent of that village):
 //!   creates the farmer through the ordinary store function, audits, queues a welcome SMS.
+//! - `POST /api/v1/sms/registrations/{id}/reject` (agent): the registration is closed without a
+//!   farmer (a wrong number, a test message), audited; the phone may register again.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -117,6 +119,7 @@ pub async fn list_registrations(
     let filter = match query.state.as_deref() {
         None | Some("pending") => Some("pending".to_owned()),
         Some("confirmed") => Some("confirmed".to_owned()),
+        Some("rejected") => Some("rejected".to_owned()),
         Some("all") => None,
         Some(_) => return Err(ApiError::bad_request("unknown state").with_field("state")),
     };
@@ -210,4 +213,53 @@ fn mask_phone(phone: &str) -> String {
     let keep = chars.len().min(PHONE_DIGITS_SHOWN);
     let hidden = chars.len() - keep;
     "*".repeat(hidden) + &chars[hidden..].iter().collect::<String>()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RejectResponse {
+    pub registration_id: i64,
+    pub state: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/sms/registrations/{id}/reject", tag = "sms",
+    params(("id" = i64, Path, description = "registration id")),
+    responses((status = 200, body = RejectResponse), (status = 404, body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn reject_registration(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Json<RejectResponse>, ApiError> {
+    user.require(Role::Agent)?;
+    let store = state.store.clone();
+    let agent = user.0.username.clone();
+    let rejected = blocking(move || {
+        store
+            .write(|tx| {
+                let now = now_ms();
+                let done = sms_store::reject_registration(tx, id, &agent, now)?;
+                if done {
+                    crate::store::audit::append(
+                        tx,
+                        now,
+                        &crate::store::audit::AuditEvent {
+                            actor: &agent,
+                            action: "sms.registration.reject",
+                            target: &id.to_string(),
+                            detail: serde_json::json!({}),
+                        },
+                    )?;
+                }
+                Ok(done)
+            })
+            .map_err(ApiError::from)
+    })
+    .await?;
+    if !rejected {
+        return Err(ApiError::not_found("pending registration"));
+    }
+    Ok(Json(RejectResponse {
+        registration_id: id,
+        state: "rejected".into(),
+    }))
 }

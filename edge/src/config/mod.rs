@@ -123,6 +123,9 @@ pub struct RawHttp {
     /// Proxies whose X-Forwarded-For is believed (addresses or CIDR networks).
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// HTTPS address (issue 12); empty: no HTTPS. Used only once `farmco-edge tls init` ran.
+    #[serde(default)]
+    pub tls_listen: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,6 +166,8 @@ pub enum LogFormat {
 pub struct Config {
     pub node_name: String,
     pub listen: SocketAddr,
+    /// Where HTTPS is served when the data dir has a certificate (`farmco-edge tls init`).
+    pub tls_listen: Option<SocketAddr>,
     pub body_limit_bytes: usize,
     pub trusted_proxies: farmco_shell::http::TrustedProxies,
     pub data_dir: PathBuf,
@@ -273,6 +278,13 @@ impl RawConfig {
             .listen
             .parse()
             .with_context(|| format!("http.listen: not an address: {:?}", self.http.listen))?;
+        let tls_listen = match self.http.tls_listen.trim() {
+            "" => None,
+            addr => Some(
+                addr.parse::<SocketAddr>()
+                    .with_context(|| format!("http.tls_listen: not an address: {addr:?}"))?,
+            ),
+        };
         if self.http.body_limit_bytes < 1024 || self.http.body_limit_bytes > BODY_LIMIT_BYTES_MAX {
             bail!("http.body_limit_bytes must be between 1024 and {BODY_LIMIT_BYTES_MAX}");
         }
@@ -393,6 +405,7 @@ impl RawConfig {
         Ok(Config {
             node_name: self.node.name,
             listen,
+            tls_listen,
             body_limit_bytes: self.http.body_limit_bytes,
             trusted_proxies: farmco_shell::http::TrustedProxies::parse(&self.http.trusted_proxies)
                 .map_err(|e| anyhow::anyhow!("http.trusted_proxies: {e}"))?,
@@ -455,6 +468,14 @@ impl Config {
             config.listen = listen
                 .parse()
                 .with_context(|| format!("FARMCO_EDGE_LISTEN: not an address: {listen:?}"))?;
+        }
+        if let Ok(tls) = std::env::var("FARMCO_EDGE_TLS_LISTEN") {
+            config.tls_listen = match tls.trim() {
+                "" => None,
+                addr => Some(addr.parse().with_context(|| {
+                    format!("FARMCO_EDGE_TLS_LISTEN: not an address: {addr:?}")
+                })?),
+            };
         }
         if let Ok(broker) = std::env::var("FARMCO_EDGE_MQTT_BROKER")
             && !broker.is_empty()

@@ -128,3 +128,37 @@ pub fn verify(conn: &Connection) -> StoreResult<AuditVerdict> {
     }
     Ok(AuditVerdict::Ok { rows: count })
 }
+
+/// One stored audit row, for `farmco-edge audit list`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub ts_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+/// Most rows one listing returns.
+pub const LIST_ROWS_MAX: usize = 10_000;
+
+/// The newest rows (oldest first), optionally of one action.
+pub fn list(conn: &Connection, action: Option<&str>, limit: usize) -> StoreResult<Vec<AuditRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT seq, ts_ms, actor, action, target, detail FROM (
+             SELECT * FROM audit_log WHERE (?1 IS NULL OR action = ?1)
+             ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+    )?;
+    let rows = stmt.query_map(params![action, limit.min(LIST_ROWS_MAX) as i64], |r| {
+        Ok(AuditRow {
+            seq: r.get(0)?,
+            ts_ms: r.get(1)?,
+            actor: r.get(2)?,
+            action: r.get(3)?,
+            target: r.get(4)?,
+            detail: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

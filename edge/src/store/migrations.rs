@@ -468,6 +468,40 @@ CREATE TABLE otp_locks (
 ) STRICT;
 "#;
 
+/// The field-agent app (issue 12): answers stored per (user, Idempotency-Key) so a replayed write
+/// gets its first answer, and SMS registrations an agent may reject (the table is rebuilt because
+/// SQLite cannot widen a CHECK constraint in place).
+const V_FIELD_APP: &str = r#"
+CREATE TABLE idempotency_keys (
+    user_id      INTEGER NOT NULL,
+    key          TEXT NOT NULL,
+    request_hash BLOB NOT NULL,                -- SHA-256 of method, path and body
+    status       INTEGER NOT NULL,
+    content_type TEXT,
+    body         BLOB NOT NULL,
+    created_ms   INTEGER NOT NULL,
+    PRIMARY KEY (user_id, key)
+) STRICT;
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_ms);
+
+CREATE TABLE sms_registrations_v2 (
+    id            INTEGER PRIMARY KEY,
+    phone         TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    language      TEXT NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('pending', 'confirmed', 'rejected')),
+    requested_ms  INTEGER NOT NULL,
+    decided_ms    INTEGER,
+    decided_by    TEXT,
+    farmer_id     TEXT
+) STRICT;
+INSERT INTO sms_registrations_v2 SELECT id, phone, name, language, state, requested_ms,
+    decided_ms, decided_by, farmer_id FROM sms_registrations;
+DROP TABLE sms_registrations;
+ALTER TABLE sms_registrations_v2 RENAME TO sms_registrations;
+CREATE UNIQUE INDEX sms_registrations_pending ON sms_registrations (phone) WHERE state = 'pending';
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -478,6 +512,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V_INGEST),
         M::up(V_WIRE),
         M::up(V_OTP),
+        M::up(V_FIELD_APP),
         // next version here
     ])
 }

@@ -13,6 +13,8 @@ pub mod alerts;
 pub mod answers;
 pub mod audit;
 pub mod farmers;
+pub mod field;
+pub mod idempotency;
 pub mod ingest;
 pub mod migrations;
 pub mod notify;

@@ -554,7 +554,7 @@ pub struct Registration {
     pub phone: String,
     pub name: String,
     pub language: String,
-    /// `pending` or `confirmed`.
+    /// `pending`, `confirmed` or `rejected`.
     pub state: String,
     pub requested_ms: i64,
     pub decided_ms: Option<i64>,
@@ -639,6 +639,16 @@ pub fn confirm_registration(
                 decided_ms = ?4
          WHERE id = ?1 AND state = 'pending'",
         params![id, farmer_id, by, now_ms],
+    )?;
+    Ok(n == 1)
+}
+
+/// Mark a pending registration rejected by an agent. False if it was not pending.
+pub fn reject_registration(conn: &Connection, id: i64, by: &str, now_ms: i64) -> StoreResult<bool> {
+    let n = conn.execute(
+        "UPDATE sms_registrations SET state = 'rejected', decided_by = ?2, decided_ms = ?3
+         WHERE id = ?1 AND state = 'pending'",
+        params![id, by, now_ms],
     )?;
     Ok(n == 1)
 }

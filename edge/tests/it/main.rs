@@ -4,6 +4,7 @@
 
 mod api;
 mod durability;
+mod field_app;
 mod hardening;
 mod ingest;
 mod notify;
