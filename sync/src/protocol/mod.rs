@@ -8,11 +8,13 @@
 //! - [`readings`]: the compact, exact sensor readings codec.
 //! - [`plan`]: byte budgets and batch limits.
 //! - [`heads`]: heads digests and automerge's per-document sync for anti-entropy.
+//! - [`enroll`]: the enrollment proof of key possession and key fingerprints.
 //!
 //! Invariants: decoding untrusted bytes never panics and never allocates past a named limit;
 //! nothing here is trusted before [`SignedEnvelope::verify`]; every step is idempotent so
 //! retries over a dropping 2G link are safe.
 
+pub mod enroll;
 pub mod envelope;
 pub mod heads;
 pub mod keys;
