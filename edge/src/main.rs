@@ -57,11 +57,16 @@ enum Command {
     },
     /// Enroll this node with the cloud using a one-time token from `farmco-cloud device token`.
     Enroll {
-        /// Base URL of the cloud, e.g. http://cloud.example:8090
+        /// Base URL of the cloud, e.g. https://cloud.example (http:// only with
+        /// sync.allow_insecure_http)
         #[arg(long)]
         cloud: String,
         #[arg(long)]
         token: String,
+        /// The cloud key fingerprint printed by `farmco-cloud device token`, obtained out of
+        /// band: enrollment fails unless the cloud answers with exactly this key.
+        #[arg(long, value_name = "SHA256_HEX")]
+        cloud_key_fingerprint: Option<String>,
     },
     /// Sync with the cloud.
     Sync {
@@ -341,11 +346,25 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Enroll { cloud, token } => {
+        Command::Enroll {
+            cloud,
+            token,
+            cloud_key_fingerprint,
+        } => {
+            // Refuse a plain-HTTP URL before opening anything or connecting anywhere.
+            farmco_edge::uplink::check_cloud_url(&cloud, config.sync.allow_insecure_http)?;
             let store = server::open_store(&config)?;
             let key = farmco_edge::identity::load_or_create_node_key(&config.data_dir)?;
-            let enrollment =
-                runtime()?.block_on(enroll(&cloud, &token, &key, &config.node_name))?;
+            let enrolled = runtime()?.block_on(farmco_edge::enroll::enroll(
+                &cloud,
+                &token,
+                &key,
+                &config.node_name,
+                &config.sync,
+                cloud_key_fingerprint.as_deref(),
+                store::now_ms(),
+            ))?;
+            let enrollment = enrolled.enrollment;
             store.write(|tx| {
                 farmco_edge::store::sync_state::set_enrollment(tx, &enrollment)?;
                 farmco_edge::store::audit::append(
@@ -356,7 +375,9 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                         action: "node.enroll",
                         target: &enrollment.node_id,
                         detail: serde_json::json!({"cloud": enrollment.cloud_url,
-                            "villages": enrollment.villages}),
+                            "villages": enrollment.villages,
+                            "cloud_key_fingerprint": enrolled.cloud_key_fingerprint,
+                            "fingerprint_checked": enrolled.fingerprint_checked}),
                     },
                 )?;
                 Ok(())
@@ -366,6 +387,18 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 enrollment.node_id,
                 enrollment.villages.join(",")
             );
+            if enrolled.fingerprint_checked {
+                println!(
+                    "cloud key fingerprint {} matches --cloud-key-fingerprint",
+                    enrolled.cloud_key_fingerprint
+                );
+            } else {
+                println!(
+                    "cloud key fingerprint {} (NOT checked: compare it with the one \
+                     `farmco-cloud device token` printed, or enroll with --cloud-key-fingerprint)",
+                    enrolled.cloud_key_fingerprint
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::SeedDemo { farmers, seed } => {
@@ -464,67 +497,6 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
-}
-
-/// Exchange the one-time token for this node's enrollment.
-async fn enroll(
-    cloud: &str,
-    token: &str,
-    key: &farmco_sync::protocol::keys::NodeSecretKey,
-    name: &str,
-) -> anyhow::Result<farmco_edge::store::sync_state::Enrollment> {
-    let url = format!("{}/api/v1/enroll", cloud.trim_end_matches('/'));
-    let response = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(60))
-        .build()?
-        .post(&url)
-        .json(&serde_json::json!({
-            "token": token,
-            "public_key": key.node_id().to_string(),
-            "name": name,
-            "software_version": env!("CARGO_PKG_VERSION"),
-        }))
-        .send()
-        .await
-        .with_context(|| format!("contacting {url}"))?;
-    let status = response.status();
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
-    if !status.is_success() {
-        anyhow::bail!(
-            "enrollment refused ({status}): {}",
-            body["error"]["message"]
-                .as_str()
-                .unwrap_or("no reason given")
-        );
-    }
-    let node_id = body["node_id"].as_str().unwrap_or_default().to_owned();
-    if node_id != key.node_id().to_string() {
-        anyhow::bail!("the cloud answered with another node id ({node_id:?})");
-    }
-    let cloud_public_key = body["cloud_public_key"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    cloud_public_key
-        .parse::<farmco_sync::protocol::keys::NodeId>()
-        .map_err(|_| anyhow::anyhow!("the cloud's public key is not valid"))?;
-    let villages = body["villages"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    if villages.is_empty() {
-        anyhow::bail!("the cloud assigned no villages");
-    }
-    Ok(farmco_edge::store::sync_state::Enrollment {
-        node_id,
-        cloud_url: cloud.trim_end_matches('/').to_owned(),
-        cloud_public_key,
-        villages,
-    })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

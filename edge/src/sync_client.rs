@@ -44,8 +44,11 @@ pub const SYNC_MAILBOX_CAPACITY: usize = 8;
 pub const ANTI_ENTROPY_INTERVAL_MS: i64 = 24 * 3_600_000;
 /// Documents in anti-entropy repair carried by one request at most.
 pub const DOC_SYNC_PER_REQUEST_MAX: usize = 64;
-/// Largest response body accepted from the cloud.
+/// Largest response body accepted from the cloud: an envelope payload (8 MiB) with room to
+/// spare. Enforced while the body streams in, never after buffering it.
 pub const RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Largest error body read from a refusal (only its message is shown).
+pub const ERROR_BODY_BYTES_MAX: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -55,6 +58,8 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error("network: {0}")]
     Network(String),
+    #[error("{0}")]
+    Uplink(#[from] crate::uplink::UplinkError),
     #[error("the cloud refused the request ({status}): {message}")]
     Refused { status: u16, message: String },
     #[error("invalid response from the cloud: {0}")]
@@ -154,11 +159,8 @@ impl SyncClient {
         config: SyncConfig,
         on_farms_changed: Option<FarmsChanged>,
     ) -> Result<SyncClient, SyncError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(Duration::from_secs(15))
-            .build()
-            .map_err(|e| SyncError::Internal(e.to_string()))?;
+        crate::uplink::warn_if_insecure(&config);
+        let http = crate::uplink::http_client(&config)?;
         Ok(SyncClient {
             store,
             key,
@@ -197,6 +199,9 @@ impl SyncClient {
             .cloud_url_override
             .as_deref()
             .unwrap_or(&prepared.enrollment.cloud_url);
+        // The enrolled URL (or the override) must pass the uplink policy before anything is
+        // sent: an http:// enrollment from before this check is refused here too.
+        crate::uplink::check_cloud_url(base, self.config.allow_insecure_http)?;
         let url = format!("{}/api/v1/sync", base.trim_end_matches('/'));
         let bytes_up = prepared.pending.envelope.len();
         let response = self
@@ -206,13 +211,12 @@ impl SyncClient {
             .body(prepared.pending.envelope.clone())
             .send()
             .await
-            .map_err(|e| SyncError::Network(e.to_string()))?;
+            .map_err(|e| SyncError::Network(crate::uplink::describe_send_error(&e)))?;
         let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| SyncError::Network(e.to_string()))?;
         if !status.is_success() {
+            let body = crate::uplink::read_body_limited(response, ERROR_BODY_BYTES_MAX)
+                .await
+                .unwrap_or_default();
             let message = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
@@ -222,12 +226,14 @@ impl SyncClient {
                 message,
             });
         }
-        if body.len() > RESPONSE_BYTES_MAX {
-            return Err(SyncError::BadResponse("response too large".into()));
-        }
+        let body = crate::uplink::read_body_limited(response, RESPONSE_BYTES_MAX)
+            .await
+            .map_err(|e| match e {
+                crate::uplink::BodyError::TooLarge { .. } => SyncError::BadResponse(e.to_string()),
+                crate::uplink::BodyError::Network(m) => SyncError::Network(m),
+            })?;
         let store = self.store.clone();
         let key = self.key.clone();
-        let body = body.to_vec();
         let applied = run_blocking(move || apply_response(&store, &key, &prepared, &body)).await?;
         if let Some(cb) = &self.on_farms_changed
             && !applied.farms.is_empty()
@@ -937,6 +943,9 @@ mod tests {
             backoff_max: Duration::from_secs(900),
             circuit_failures: 5,
             circuit_open: Duration::from_secs(1800),
+            allow_insecure_http: false,
+            ca_file: None,
+            pin_spki_sha256: Vec::new(),
         }
     }
 

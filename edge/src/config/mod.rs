@@ -107,6 +107,9 @@ pub struct RawSync {
     pub backoff_max_seconds: u64,
     pub circuit_failures: u32,
     pub circuit_open_seconds: u64,
+    pub allow_insecure_http: bool,
+    pub ca_file: String,
+    pub pin_spki_sha256: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -252,6 +255,30 @@ pub struct SyncConfig {
     pub backoff_max: Duration,
     pub circuit_failures: u32,
     pub circuit_open: Duration,
+    /// Accept `http://` cloud URLs (warned about at every start); see `crate::uplink`.
+    pub allow_insecure_http: bool,
+    /// Trust only the CAs in this PEM file instead of the public roots.
+    pub ca_file: Option<PathBuf>,
+    /// SHA-256 of the cloud certificate's SubjectPublicKeyInfo; empty = no pinning.
+    pub pin_spki_sha256: Vec<[u8; SPKI_PIN_BYTES]>,
+}
+
+/// Environment variable that allows plain-HTTP cloud URLs (tests, a lab without certificates);
+/// overrides `sync.allow_insecure_http`. Used by `crate::uplink`.
+pub const ALLOW_INSECURE_HTTP_ENV: &str = "FARMCO_EDGE_ALLOW_INSECURE_HTTP";
+/// Length of an SPKI pin: a SHA-256 digest.
+pub const SPKI_PIN_BYTES: usize = 32;
+
+/// Parse one `sync.pin_spki_sha256` entry: 64 hex digits, `:` separators and case ignored.
+pub fn parse_spki_pin(text: &str) -> Option<[u8; SPKI_PIN_BYTES]> {
+    let hex_text: String = text
+        .trim()
+        .chars()
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .collect();
+    let mut out = [0u8; SPKI_PIN_BYTES];
+    hex::decode_to_slice(&hex_text, &mut out).ok()?;
+    Some(out)
 }
 
 /// Smallest and largest batch budget: below 4 KiB the framing dominates; above 4 MiB one
@@ -325,6 +352,15 @@ impl RawConfig {
         {
             bail!("sync.backoff_initial_seconds must be positive and at most backoff_max_seconds");
         }
+        let pin_spki_sha256 = sync
+            .pin_spki_sha256
+            .iter()
+            .map(|p| {
+                parse_spki_pin(p).with_context(|| {
+                    format!("sync.pin_spki_sha256: {p:?} is not 64 hex digits (a SHA-256)")
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let ingest = ingest::IngestConfig::from_raw(&self.mqtt, &self.metrics)?;
         if self.retention.raw_days == 0 || self.retention.sweep_interval_minutes == 0 {
             bail!("retention.raw_days and retention.sweep_interval_minutes must be positive");
@@ -426,6 +462,10 @@ impl RawConfig {
                 backoff_max: Duration::from_secs(self.sync.backoff_max_seconds),
                 circuit_failures: self.sync.circuit_failures.max(1),
                 circuit_open: Duration::from_secs(self.sync.circuit_open_seconds),
+                allow_insecure_http: self.sync.allow_insecure_http,
+                ca_file: (!self.sync.ca_file.trim().is_empty())
+                    .then(|| PathBuf::from(self.sync.ca_file.trim())),
+                pin_spki_sha256,
             },
             log_format,
             log_level: self.log.level,
@@ -488,6 +528,15 @@ impl Config {
         {
             config.modem.device =
                 ModemDevice::parse(&device).context("FARMCO_EDGE_MODEM_DEVICE")?;
+        }
+        if let Ok(v) = std::env::var(ALLOW_INSECURE_HTTP_ENV)
+            && !v.is_empty()
+        {
+            config.sync.allow_insecure_http = match v.as_str() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                other => bail!("{ALLOW_INSECURE_HTTP_ENV}: expected 1 or 0, not {other:?}"),
+            };
         }
         if overrides.log_json {
             config.log_format = LogFormat::Json;

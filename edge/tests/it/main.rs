@@ -1,5 +1,6 @@
 //! Integration tests of the edge node: the HTTP API through `Router::oneshot`, a real socket,
-//! durability across `kill -9`, document/projection agreement, and the tidy checks.
+//! durability across `kill -9`, document/projection agreement, the uplink to the cloud (TLS,
+//! pins, plain-HTTP refusal, enrollment proof, bounded bodies) and the tidy checks.
 #![allow(clippy::unwrap_used)] // tests and benches fail loudly by design
 
 mod api;
@@ -13,4 +14,5 @@ mod projection;
 mod sms;
 mod support;
 mod tidy;
+mod uplink;
 mod voice;
