@@ -3,7 +3,8 @@
 //!
 //! The shipped `config/cloud.toml` is compiled in as the embedded default, so the example file
 //! and the defaults can never drift apart. Precedence: environment variable > command-line flag >
-//! file (`DATABASE_URL`, `FARMCO_CLOUD_LISTEN`, `FARMCO_CLOUD_DATA_DIR`).
+//! file (`DATABASE_URL`, `FARMCO_CLOUD_LISTEN`, `FARMCO_CLOUD_DATA_DIR`,
+//! `FARMCO_CLOUD_TLS_CERT_FILE` with `FARMCO_CLOUD_TLS_KEY_FILE`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,8 @@ pub struct RawHttp {
     /// Proxies whose X-Forwarded-For is believed (addresses or CIDR networks).
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    pub tls_cert_file: String,
+    pub tls_key_file: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +118,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub body_limit_bytes: usize,
     pub trusted_proxies: farmco_shell::http::TrustedProxies,
+    /// Serve HTTPS with these files (reloaded on SIGHUP); `None` = plain HTTP.
+    pub tls: Option<crate::tls::TlsFiles>,
     pub database: DatabaseConfig,
     pub data_dir: PathBuf,
     pub auth: AuthConfig,
@@ -219,11 +224,14 @@ impl RawConfig {
             "json" => LogFormat::Json,
             other => bail!("log.format must be \"human\" or \"json\", not {other:?}"),
         };
+        let tls = tls_files(&self.http.tls_cert_file, &self.http.tls_key_file)
+            .context("http.tls_cert_file / http.tls_key_file")?;
         Ok(Config {
             listen,
             body_limit_bytes: self.http.body_limit_bytes,
             trusted_proxies: farmco_shell::http::TrustedProxies::parse(&self.http.trusted_proxies)
                 .map_err(|e| anyhow::anyhow!("http.trusted_proxies: {e}"))?,
+            tls,
             database: DatabaseConfig {
                 url: self.database.url,
                 pool_size: self.database.pool_size,
@@ -253,12 +261,22 @@ impl RawConfig {
     }
 }
 
+/// Both TLS files or neither ("" = not set).
+fn tls_files(cert: &str, key: &str) -> anyhow::Result<Option<crate::tls::TlsFiles>> {
+    match (cert.trim(), key.trim()) {
+        ("", "") => Ok(None),
+        ("", _) | (_, "") => bail!("set both the certificate and the key file, or neither"),
+        (cert, key) => Ok(Some(crate::tls::TlsFiles {
+            cert_file: PathBuf::from(cert),
+            key_file: PathBuf::from(key),
+        })),
+    }
+}
+
 /// A database URL must parse and name a database.
 fn check_database_url(url: &str) -> anyhow::Result<()> {
-    let parsed: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| anyhow::anyhow!("not a PostgreSQL URL: {e}"))?;
-    if parsed.get_dbname().is_none_or(str::is_empty) {
+    let parsed = crate::store::DbTarget::parse(url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if parsed.config.get_dbname().is_none_or(str::is_empty) {
         bail!("the URL must name a database (postgres://user@host:port/DBNAME)");
     }
     Ok(())
@@ -292,6 +310,12 @@ impl Config {
             config.listen = listen
                 .parse()
                 .with_context(|| format!("FARMCO_CLOUD_LISTEN: not an address: {listen:?}"))?;
+        }
+        let cert = std::env::var("FARMCO_CLOUD_TLS_CERT_FILE").unwrap_or_default();
+        let key = std::env::var("FARMCO_CLOUD_TLS_KEY_FILE").unwrap_or_default();
+        if !cert.is_empty() || !key.is_empty() {
+            config.tls = tls_files(&cert, &key)
+                .context("FARMCO_CLOUD_TLS_CERT_FILE / FARMCO_CLOUD_TLS_KEY_FILE")?;
         }
         if let Ok(url) = std::env::var("DATABASE_URL")
             && !url.is_empty()

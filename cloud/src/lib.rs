@@ -14,3 +14,4 @@ pub mod metrics;
 pub mod server;
 pub mod store;
 pub mod sync_service;
+pub mod tls;

@@ -13,6 +13,7 @@ use crate::api::{self, AppState, SharedState};
 use crate::config::{Config, LogFormat};
 use crate::keys::CloudKey;
 use crate::store::Store;
+use crate::tls::{CertReloader, TlsListener};
 
 /// Install the tracing subscriber (human or JSON lines on stderr).
 pub fn init_logging(config: &Config) {
@@ -70,7 +71,7 @@ async fn maintenance(state: SharedState) {
     }
 }
 
-/// Serve on `listener` until `shutdown` resolves.
+/// Serve on `listener` until `shutdown` resolves (plain HTTP: tests, or behind a TLS proxy).
 pub async fn serve(
     config: Config,
     store: Arc<Store>,
@@ -78,15 +79,50 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with(config, store, key, Listening::Plain(listener), shutdown).await
+}
+
+/// What the server listens with.
+#[derive(Debug)]
+pub enum Listening {
+    /// Plain HTTP.
+    Plain(TcpListener),
+    /// HTTPS terminated here, with this (reloadable) certificate.
+    Tls(TcpListener, Arc<CertReloader>),
+}
+
+/// Serve on a plain or TLS listener until `shutdown` resolves.
+pub async fn serve_with(
+    config: Config,
+    store: Arc<Store>,
+    key: Arc<CloudKey>,
+    listening: Listening,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let state: SharedState = Arc::new(AppState::new(store.clone(), config, key));
     let maintenance_task = tokio::spawn(maintenance(state.clone()));
     let app = api::router(state);
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let result = match listening {
+        Listening::Plain(listener) => {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+        Listening::Tls(listener, reloader) => {
+            use axum::serve::ListenerExt;
+            let tls = TlsListener::new(listener, reloader.server_config()?)
+                // Small request/response exchanges: do not wait to coalesce segments.
+                .tap_io(|stream| {
+                    let _ = stream.get_ref().0.set_nodelay(true);
+                });
+            axum::serve(tls, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
     .context("HTTP server failed");
     maintenance_task.abort();
     store.close();
@@ -95,14 +131,41 @@ pub async fn serve(
 
 pub use farmco_shell::process::shutdown_signal;
 
-/// `serve`: open everything, bind the configured address, serve until a signal.
+/// `serve`: open everything, bind the configured address, serve until a signal. With
+/// `[http] tls_cert_file`/`tls_key_file` set, serve HTTPS and reload the certificate on SIGHUP.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // The certificate first: a bad file fails the start before anything else happens.
+    let reloader = match &config.tls {
+        Some(files) => Some(Arc::new(
+            CertReloader::load(files.clone()).context("loading the TLS certificate")?,
+        )),
+        None => None,
+    };
     let (store, key) = open(&config).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, node_id = %key.public_key_hex(), "farmco-cloud listening");
-    println!("farmco-cloud listening on http://{addr}");
-    serve(config, store, key, listener, shutdown_signal()).await
+    tracing::info!(%addr, node_id = %key.public_key_hex(), tls = reloader.is_some(), "farmco-cloud listening");
+    let listening = match reloader {
+        Some(reloader) => {
+            // Installed before the address is announced: from then on SIGHUP reloads (its
+            // default action would end the process).
+            tokio::spawn(
+                crate::tls::reload_on_sighup(reloader.clone())
+                    .context("installing the SIGHUP handler")?,
+            );
+            println!("farmco-cloud listening on https://{addr}");
+            println!(
+                "TLS certificate SPKI sha256 {} (what edges may pin in sync.pin_spki_sha256)",
+                reloader.spki_sha256_hex()?
+            );
+            Listening::Tls(listener, reloader)
+        }
+        None => {
+            println!("farmco-cloud listening on http://{addr}");
+            Listening::Plain(listener)
+        }
+    };
+    serve_with(config, store, key, listening, shutdown_signal()).await
 }

@@ -328,7 +328,7 @@ pub fn latest_version() -> i32 {
 }
 
 /// Apply every pending migration (idempotent).
-pub async fn run(config: &tokio_postgres::Config) -> StoreResult<MigrationReport> {
+pub async fn run(config: &super::DbTarget) -> StoreResult<MigrationReport> {
     let mut client = connect_one(config).await?;
     client
         .execute(

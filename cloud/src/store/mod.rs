@@ -22,6 +22,7 @@ pub mod farms;
 pub mod migrations;
 pub mod nodes;
 pub mod partitions;
+pub mod pg_tls;
 pub mod quarantine;
 pub mod readings;
 pub mod users;
@@ -32,6 +33,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use farmco_sync::{DocError, ValidationError};
 use time::OffsetDateTime;
 use tokio_postgres::NoTls;
+
+pub use pg_tls::{DbTarget, DbTls};
 
 use crate::config::DatabaseConfig;
 
@@ -158,13 +161,13 @@ impl Store {
         if !report.applied.is_empty() {
             tracing::info!(applied = ?report.applied, backend = ?report.readings_backend, "migrations applied");
         }
-        let manager = Manager::from_config(
-            pg_config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match pg_config.tls.clone() {
+            DbTls::Plain => Manager::from_config(pg_config.config, NoTls, manager_config),
+            DbTls::Rustls(tls) => Manager::from_config(pg_config.config, tls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(config.pool_size)
             .wait_timeout(Some(config.connect_timeout))
@@ -210,26 +213,38 @@ impl Store {
     }
 }
 
-/// Parse the URL and apply our connection settings.
-pub fn pg_config(url: &str, connect_timeout: Duration) -> anyhow::Result<tokio_postgres::Config> {
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| anyhow::anyhow!("database URL: {e}"))?;
-    config.connect_timeout(connect_timeout);
-    if config.get_application_name().is_none() {
-        config.application_name(APPLICATION_NAME);
+/// Parse the URL (with its `sslmode`, see [`pg_tls`]) and apply our connection settings.
+pub fn pg_config(url: &str, connect_timeout: Duration) -> anyhow::Result<DbTarget> {
+    let mut target = DbTarget::parse(url).map_err(|e| anyhow::anyhow!("database URL: {e}"))?;
+    target.config.connect_timeout(connect_timeout);
+    if target.config.get_application_name().is_none() {
+        target.config.application_name(APPLICATION_NAME);
     }
-    Ok(config)
+    Ok(target)
 }
 
 /// Connect once (outside the pool), driving the connection on a task.
-pub async fn connect_one(config: &tokio_postgres::Config) -> StoreResult<tokio_postgres::Client> {
-    let (client, connection) = config.connect(NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "database connection closed");
+pub async fn connect_one(target: &DbTarget) -> StoreResult<tokio_postgres::Client> {
+    let client = match &target.tls {
+        DbTls::Plain => {
+            let (client, connection) = target.config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "database connection closed");
+                }
+            });
+            client
         }
-    });
+        DbTls::Rustls(tls) => {
+            let (client, connection) = target.config.connect(tls.clone()).await?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "database connection closed");
+                }
+            });
+            client
+        }
+    };
     Ok(client)
 }
 
@@ -240,16 +255,16 @@ pub fn quote_ident(name: &str) -> String {
 
 /// Create the database named in `config` if it does not exist, connecting to the `postgres`
 /// maintenance database of the same server.
-pub async fn ensure_database(config: &tokio_postgres::Config) -> StoreResult<()> {
-    let Some(name) = config.get_dbname().map(str::to_owned) else {
+pub async fn ensure_database(target: &DbTarget) -> StoreResult<()> {
+    let Some(name) = target.config.get_dbname().map(str::to_owned) else {
         return Err(StoreError::Validation(ValidationError::new(
             "database.url",
             "missing_database",
             "the database URL names no database",
         )));
     };
-    let mut admin = config.clone();
-    admin.dbname("postgres");
+    let mut admin = target.clone();
+    admin.config.dbname("postgres");
     let client = connect_one(&admin).await?;
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])

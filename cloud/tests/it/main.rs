@@ -13,3 +13,4 @@ mod readings;
 mod schema;
 mod support;
 mod tidy;
+mod tls;
