@@ -91,6 +91,12 @@ impl CloudKey {
         hex::encode(self.public_key())
     }
 
+    /// SHA-256 of the public key (hex): what operators hand to `farmco-edge enroll
+    /// --cloud-key-fingerprint` out of band.
+    pub fn fingerprint(&self) -> String {
+        farmco_sync::protocol::enroll::key_fingerprint_bytes(&self.public_key())
+    }
+
     /// The signing key, for the sync endpoint's response envelopes.
     pub fn signing_key(&self) -> &SigningKey {
         &self.signing

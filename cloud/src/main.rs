@@ -105,6 +105,10 @@ enum DeviceCommand {
         /// Village codes the node will serve (repeat, or separate with commas).
         #[arg(long, value_delimiter = ',', required = true)]
         villages: Vec<String>,
+        /// Make a token that re-enrolls this already enrolled, active node (id or unique
+        /// prefix), replacing its villages; ordinary tokens never change an active node.
+        #[arg(long, value_name = "NODE_ID")]
+        reenroll: Option<String>,
     },
     /// List enrolled nodes.
     List,
@@ -181,7 +185,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<ExitCod
         server::run(config).await?;
         return Ok(ExitCode::SUCCESS);
     }
-    let (store, _key) = server::open(&config).await?;
+    let (store, key) = server::open(&config).await?;
     let code = match command {
         Command::Serve { .. } => ExitCode::SUCCESS,
         Command::Migrate => {
@@ -245,14 +249,24 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<ExitCod
             }
         },
         Command::Device { command } => match command {
-            DeviceCommand::Token { villages } => {
+            DeviceCommand::Token { villages, reenroll } => {
                 let ttl = config.enrollment_token_ttl;
-                let token = store
-                    .create_enrollment_token(&villages, ttl, "cli")
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let token = match &reenroll {
+                    None => store.create_enrollment_token(&villages, ttl, "cli").await,
+                    Some(node) => {
+                        store
+                            .create_reenrollment_token(node, &villages, ttl, "cli")
+                            .await
+                    }
+                }
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                // The fingerprint goes to the box's operator separately from the token (read it
+                // out over the phone): `farmco-edge enroll --cloud-key-fingerprint` then
+                // refuses any other cloud key.
+                println!("cloud key fingerprint (sha256): {}", key.fingerprint());
                 println!(
-                    "one-time enrollment token for villages {} (valid {} h):",
+                    "one-time {}enrollment token for villages {} (valid {} h):",
+                    if reenroll.is_some() { "re-" } else { "" },
                     join(&store::nodes::parse_villages("villages", &villages)?),
                     ttl.as_secs() / 3600
                 );

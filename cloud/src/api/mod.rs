@@ -43,6 +43,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// `POST /api/v1/sync`.
     pub sync: crate::sync_service::SyncService,
+    /// Attempts at `POST /api/v1/enroll`, per address and overall.
+    pub enroll_limiter: fleet::EnrollLimiter,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -67,6 +69,7 @@ impl AppState {
             hashing: crate::auth::HashingSlots::default(),
             metrics: Metrics::new(),
             sync,
+            enroll_limiter: fleet::EnrollLimiter::default(),
         }
     }
 }
@@ -190,6 +193,12 @@ impl From<StoreError> for ApiError {
                     StatusCode::FORBIDDEN,
                     "node_revoked",
                     "this node has been revoked",
+                ),
+                crate::store::nodes::EnrollmentRefused::NodeActive => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "node_active",
+                    "this node is already enrolled; changing its villages needs a \
+                     re-enrollment token (`farmco-cloud device token --reenroll NODE_ID`)",
                 ),
                 // Unknown, used and expired tokens look alike from outside.
                 _ => ApiError::new(

@@ -243,6 +243,12 @@ ALTER TABLE readings DROP CONSTRAINT readings_pkey;
 ALTER TABLE readings ADD PRIMARY KEY (sensor_id, metric, ts, node_id) INCLUDE (value);
 "#;
 
+/// Version 5 (review 2026-12, finding 8): a re-enrollment token names the one node it may
+/// re-enroll, so an ordinary token never rewrites an active node's villages.
+const V5_REENROLL_TOKENS: &str = r#"
+ALTER TABLE enrollment_tokens ADD COLUMN reenroll_node_id text;
+"#;
+
 /// How readings are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadingsBackend {
@@ -299,6 +305,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "readings_by_node",
         body: Body::Sql(V4_READINGS_BY_NODE),
+    },
+    Migration {
+        version: 5,
+        name: "reenroll_tokens",
+        body: Body::Sql(V5_REENROLL_TOKENS),
     },
 ];
 

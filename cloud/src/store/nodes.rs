@@ -5,6 +5,12 @@
 //! and stored as their SHA-256 with the villages they grant and an expiry; using one is a single
 //! `UPDATE … WHERE used_at IS NULL AND expires_at > now RETURNING`, so two racing enrollments
 //! cannot both succeed. Every enrollment, refusal and revocation is audited.
+//!
+//! Re-enrollment (review finding 8): an active (unrevoked) node is never re-scoped by an
+//! ordinary token, since node ids are public. Only a token an admin made for exactly that node
+//! (`farmco-cloud device token --reenroll ID`, [`Store::create_reenrollment_token`]) may replace
+//! its villages. A retry of the very enrollment that already succeeded (same token, same key,
+//! e.g. after the answer was lost on a 2G link) gets the same answer again.
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -38,6 +44,10 @@ pub enum EnrollmentRefused {
     TokenUsed,
     TokenExpired,
     NodeRevoked,
+    /// The node is enrolled and active; only a re-enrollment token for it may change it.
+    NodeActive,
+    /// A re-enrollment token used by another node than the one it was made for.
+    TokenForOtherNode,
 }
 
 impl EnrollmentRefused {
@@ -47,6 +57,8 @@ impl EnrollmentRefused {
             EnrollmentRefused::TokenUsed => "token_used",
             EnrollmentRefused::TokenExpired => "token_expired",
             EnrollmentRefused::NodeRevoked => "node_revoked",
+            EnrollmentRefused::NodeActive => "node_active",
+            EnrollmentRefused::TokenForOtherNode => "token_for_other_node",
         }
     }
 }
@@ -362,6 +374,30 @@ impl Store {
         ttl: std::time::Duration,
         actor: &str,
     ) -> StoreResult<String> {
+        self.insert_token(villages, ttl, actor, None).await
+    }
+
+    /// Create a one-time token that may re-enroll exactly this active node (by id or unique
+    /// prefix) with `villages`: the admin's explicit consent to change a live node's scope.
+    pub async fn create_reenrollment_token(
+        &self,
+        node_id_or_prefix: &str,
+        villages: &[String],
+        ttl: std::time::Duration,
+        actor: &str,
+    ) -> StoreResult<String> {
+        let node_id = self.resolve_node_id(node_id_or_prefix).await?;
+        self.insert_token(villages, ttl, actor, Some(&node_id))
+            .await
+    }
+
+    async fn insert_token(
+        &self,
+        villages: &[String],
+        ttl: std::time::Duration,
+        actor: &str,
+        reenroll_node_id: Option<&str>,
+    ) -> StoreResult<String> {
         let villages = parse_villages("villages", villages)?;
         let now = super::now();
         let expires_at = now + ttl;
@@ -370,9 +406,10 @@ impl Store {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
         tx.execute(
-            "INSERT INTO enrollment_tokens (token_hash, villages, created_at, expires_at)
-             VALUES ($1, $2, $3, $4)",
-            &[&hash, &villages, &now, &expires_at],
+            "INSERT INTO enrollment_tokens (token_hash, villages, created_at, expires_at,
+                 reenroll_node_id)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&hash, &villages, &now, &expires_at, &reenroll_node_id],
         )
         .await?;
         audit::append(
@@ -382,7 +419,8 @@ impl Store {
                 actor,
                 action: "device.token_create",
                 target: &hash[..16],
-                detail: json!({"villages": villages, "expires_at_ms": audit::unix_ms(expires_at)}),
+                detail: json!({"villages": villages, "expires_at_ms": audit::unix_ms(expires_at),
+                    "reenroll_node_id": reenroll_node_id}),
             },
         )
         .await?;
@@ -390,9 +428,10 @@ impl Store {
         Ok(token)
     }
 
-    /// Enroll a node with a one-time token. The token must be unused and unexpired; a revoked
-    /// node cannot come back. Enrolling an existing key again (with a new token) updates its
-    /// villages, name and version and keeps its cursors.
+    /// Enroll a node with a one-time token. The caller has checked the node's proof of key
+    /// possession (`farmco_sync::protocol::enroll::verify_proof`). The token must be unused and
+    /// unexpired; a revoked node cannot come back; an active node is re-enrolled (its villages
+    /// replaced, its cursors kept) only with a re-enrollment token made for it.
     pub async fn enroll(
         &self,
         token: &str,
@@ -413,19 +452,23 @@ impl Store {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
         let existing = lock_node_in(&tx, &node_id).await?;
+        let active = existing.as_ref().is_some_and(|n| !n.revoked());
         let refused = if existing.as_ref().is_some_and(Node::revoked) {
             Some(EnrollmentRefused::NodeRevoked)
         } else {
             None
         };
+        // An active node needs a token made for it; a new node any token not made for another.
         let villages: Option<Vec<String>> = if refused.is_some() {
             None
         } else {
             tx.query_opt(
                 "UPDATE enrollment_tokens SET used_at = $2, used_by = $3
                  WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+                   AND (reenroll_node_id IS NULL OR reenroll_node_id = $3)
+                   AND (NOT $4 OR reenroll_node_id = $3)
                  RETURNING villages",
-                &[&hash, &now, &node_id],
+                &[&hash, &now, &node_id, &active],
             )
             .await?
             .map(|r| r.get(0))
@@ -436,15 +479,51 @@ impl Store {
                 None => {
                     let row = tx
                         .query_opt(
-                            "SELECT used_at IS NOT NULL FROM enrollment_tokens
-                             WHERE token_hash = $1",
-                            &[&hash],
+                            "SELECT used_at IS NOT NULL, expires_at <= $2, used_by,
+                                    reenroll_node_id
+                             FROM enrollment_tokens WHERE token_hash = $1",
+                            &[&hash, &now],
                         )
                         .await?;
-                    match row.map(|r| r.get::<_, bool>(0)) {
+                    match row {
                         None => EnrollmentRefused::UnknownToken,
-                        Some(true) => EnrollmentRefused::TokenUsed,
-                        Some(false) => EnrollmentRefused::TokenExpired,
+                        Some(r) => {
+                            let used: bool = r.get(0);
+                            let expired: bool = r.get(1);
+                            let used_by: Option<String> = r.get(2);
+                            let for_node: Option<String> = r.get(3);
+                            if used && used_by.as_deref() == Some(node_id.as_str()) && active {
+                                // The same enrollment again (its answer was lost): same answer.
+                                let node = existing.as_ref().ok_or(StoreError::NotFound("node"))?;
+                                audit::append(
+                                    &tx,
+                                    now,
+                                    &AuditEvent {
+                                        actor: &node_id,
+                                        action: "device.enroll_repeat",
+                                        target: &node_id,
+                                        detail: json!({"name": name}),
+                                    },
+                                )
+                                .await?;
+                                tx.commit().await?;
+                                return Ok(EnrolledNode {
+                                    node_id,
+                                    villages: node.villages.clone(),
+                                });
+                            }
+                            if used {
+                                EnrollmentRefused::TokenUsed
+                            } else if expired {
+                                EnrollmentRefused::TokenExpired
+                            } else if for_node.as_ref().is_some_and(|n| *n != node_id) {
+                                EnrollmentRefused::TokenForOtherNode
+                            } else {
+                                // Unused, valid, not for another node: refused only because
+                                // the node is active and this is an ordinary token.
+                                EnrollmentRefused::NodeActive
+                            }
+                        }
                     }
                 }
             };
@@ -488,7 +567,9 @@ impl Store {
                     "device.enroll"
                 },
                 target: &node_id,
-                detail: json!({"villages": villages, "name": name, "software_version": software_version}),
+                detail: json!({"villages": villages, "name": name,
+                    "software_version": software_version,
+                    "previous_villages": existing.as_ref().map(|n| n.villages.clone())}),
             },
         )
         .await?;

@@ -12,7 +12,9 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::support::{Env, OTHER_VILLAGE, VILLAGE, env, farmer_fixture, node_key};
+use crate::support::{
+    Env, OTHER_VILLAGE, VILLAGE, enroll_body, env, farmer_fixture, node_key, now_ms,
+};
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -24,12 +26,14 @@ pub(crate) struct App {
 
 impl App {
     pub(crate) async fn new() -> App {
+        App::with_enroll_limiter(api::fleet::EnrollLimiter::default()).await
+    }
+
+    pub(crate) async fn with_enroll_limiter(limiter: api::fleet::EnrollLimiter) -> App {
         let env = env().await;
-        let state = Arc::new(AppState::new(
-            env.store.clone(),
-            env.config.clone(),
-            env.key.clone(),
-        ));
+        let mut state = AppState::new(env.store.clone(), env.config.clone(), env.key.clone());
+        state.enroll_limiter = limiter;
+        let state = Arc::new(state);
         api::auth_routes::add_user_checked(&env.store, "ops1", PASSWORD, "ops", "test")
             .await
             .unwrap();
@@ -455,12 +459,7 @@ async fn enrollment_over_http_and_the_fleet_view() {
         )
         .await
         .unwrap();
-    let body = json!({
-        "token": token,
-        "public_key": hex::encode(node_key(9)),
-        "name": "box-9",
-        "software_version": "0.1.0"
-    });
+    let body = enroll_body(9, &token, "box-9", now_ms());
     let (s, v) = app
         .call("POST", "/api/v1/enroll", None, Some(body.clone()))
         .await;
@@ -480,15 +479,30 @@ async fn enrollment_over_http_and_the_fleet_view() {
         ),
         v["cloud_public_key"].as_str().unwrap()
     );
-    let (s, v) = app.call("POST", "/api/v1/enroll", None, Some(body)).await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED);
-    assert_eq!(v["error"]["code"], "invalid_token");
+    // The used token, by another node: refused.
     let (s, v) = app
         .call(
             "POST",
             "/api/v1/enroll",
             None,
-            Some(json!({"token": "x", "public_key": "zz", "name": "b", "software_version": "1"})),
+            Some(enroll_body(10, &token, "box-10", now_ms())),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["error"]["code"], "invalid_token");
+    // The same node repeating its enrollment (the answer was lost on the way): same answer.
+    let (s, v) = app.call("POST", "/api/v1/enroll", None, Some(body)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["villages"], json!(["563412"]));
+    let (s, v) = app
+        .call(
+            "POST",
+            "/api/v1/enroll",
+            None,
+            Some(
+                json!({"token": "x", "public_key": "zz", "name": "b", "software_version": "1",
+                "proof": {"time_ms": 0, "signature": "00"}}),
+            ),
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
@@ -531,4 +545,111 @@ async fn health_readiness_and_metrics() {
         "{text}"
     );
     assert!(text.contains("farmco_cloud_http_requests_total"), "{text}");
+}
+
+#[tokio::test]
+async fn enrollment_needs_a_proof_of_key_possession() {
+    let app = App::new().await;
+    let token = app
+        .env
+        .store
+        .create_enrollment_token(
+            &[VILLAGE.to_owned()],
+            std::time::Duration::from_secs(60),
+            "t",
+        )
+        .await
+        .unwrap();
+    let now = now_ms();
+    // No proof at all.
+    let mut no_proof = enroll_body(21, &token, "box-21", now);
+    no_proof.as_object_mut().unwrap().remove("proof");
+    let (s, v) = app
+        .call("POST", "/api/v1/enroll", None, Some(no_proof))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    // Someone holding the token but not node 21's key: a proof signed by key 22 for key 21.
+    let mut forged = enroll_body(22, &token, "box-21", now);
+    forged["public_key"] = json!(hex::encode(node_key(21)));
+    // The right key, but signed over another name than the one sent.
+    let mut other_fields = enroll_body(21, &token, "box-21", now);
+    other_fields["name"] = json!("box-x");
+    // The right key and fields, signed two days ago.
+    let stale = enroll_body(21, &token, "box-21", now - 2 * 86_400_000);
+    // Garbage signature.
+    let mut garbage = enroll_body(21, &token, "box-21", now);
+    garbage["proof"]["signature"] = json!("zz");
+    for body in [forged, other_fields, stale, garbage] {
+        let (s, v) = app.call("POST", "/api/v1/enroll", None, Some(body)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+        assert_eq!(v["error"]["code"], "invalid_proof", "{v}");
+    }
+    assert!(
+        app.env
+            .store
+            .node(&hex::encode(node_key(21)))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        app.env
+            .count(
+                "SELECT count(*) FROM audit_log WHERE action = 'device.enroll_refused'
+                 AND detail::jsonb->>'reason' = 'invalid_proof'"
+            )
+            .await,
+        4
+    );
+    // None of that spent the token: the real node still enrolls with it.
+    let (s, v) = app
+        .call(
+            "POST",
+            "/api/v1/enroll",
+            None,
+            Some(enroll_body(21, &token, "box-21", now)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["node_id"], hex::encode(node_key(21)));
+}
+
+#[tokio::test]
+async fn enrollment_attempts_are_rate_limited_without_audit_rows() {
+    let app = App::with_enroll_limiter(api::fleet::EnrollLimiter::new(
+        std::time::Duration::from_secs(900),
+        3,
+        4,
+    ))
+    .await;
+    // Through `oneshot` there is no client address, so the global limit applies.
+    for _ in 0..4 {
+        let (s, v) = app
+            .call(
+                "POST",
+                "/api/v1/enroll",
+                None,
+                Some(enroll_body(23, &"ab".repeat(32), "b", now_ms())),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    }
+    let audited = app.env.count("SELECT count(*) FROM audit_log").await;
+    for _ in 0..20 {
+        let (s, v) = app
+            .call(
+                "POST",
+                "/api/v1/enroll",
+                None,
+                Some(enroll_body(23, &"ab".repeat(32), "b", now_ms())),
+            )
+            .await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+        assert_eq!(v["error"]["code"], "rate_limited");
+    }
+    assert_eq!(
+        app.env.count("SELECT count(*) FROM audit_log").await,
+        audited,
+        "a rate-limited enrollment wrote to the audit log"
+    );
 }

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::support::{TestDb, env, node_key};
+use crate::support::{TestDb, enroll_body, env, now_ms};
 
 const BIN: &str = env!("CARGO_BIN_EXE_farmco-cloud");
 
@@ -72,6 +72,13 @@ async fn the_binary_end_to_end() {
     let token = out.lines().last().unwrap().trim().to_owned();
     assert_eq!(token.len(), 64, "{out}");
     assert!(out.contains("563412,563413"), "{out}");
+    // The cloud key fingerprint to hand to the box's operator out of band.
+    let fingerprint = out
+        .lines()
+        .find_map(|l| l.strip_prefix("cloud key fingerprint (sha256): "))
+        .unwrap_or_else(|| panic!("no fingerprint: {out}"))
+        .trim()
+        .to_owned();
 
     // serve on an ephemeral port; the address is printed on stdout.
     let mut server = Command::new(BIN)
@@ -107,10 +114,7 @@ async fn the_binary_end_to_end() {
     assert_eq!(health["status"], "ready");
     let resp = http
         .post(format!("{base}/api/v1/enroll"))
-        .json(
-            &json!({"token": token, "public_key": hex::encode(node_key(42)),
-                      "name": "box-42", "software_version": "0.1.0"}),
-        )
+        .json(&enroll_body(42, &token, "box-42", now_ms()))
         .send()
         .await
         .unwrap();
@@ -118,6 +122,15 @@ async fn the_binary_end_to_end() {
     let enrolled: Value = resp.json().await.unwrap();
     let node_id = enrolled["node_id"].as_str().unwrap().to_owned();
     assert_eq!(enrolled["villages"], json!(["563412", "563413"]));
+    let cloud_key: farmco_sync::protocol::keys::NodeId = enrolled["cloud_public_key"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        farmco_sync::protocol::enroll::key_fingerprint(&cloud_key),
+        fingerprint
+    );
     let login: Value = http
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({"username": "admin1", "password": "long enough password"}))

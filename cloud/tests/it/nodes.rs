@@ -1,5 +1,6 @@
 //! The device registry: enrollment tokens are single use and expire, every refusal is audited,
-//! revocation is final (also against re-enrollment), prefixes resolve, heartbeats are kept.
+//! revocation is final (also against re-enrollment), an active node is re-scoped only with a
+//! token made for it, prefixes resolve, heartbeats are kept.
 
 use std::time::Duration;
 
@@ -220,4 +221,105 @@ async fn heartbeats_are_kept_and_bounded() {
     ));
     let list = env.store.list_nodes().await.unwrap();
     assert_eq!(list.len(), 1);
+}
+
+#[tokio::test]
+async fn an_active_node_is_rescoped_only_with_a_token_made_for_it() {
+    let env = env().await;
+    let first = env
+        .store
+        .create_enrollment_token(&villages(&["563412"]), Duration::from_secs(600), "test")
+        .await
+        .unwrap();
+    let id = env
+        .store
+        .enroll(&first, node_key(10), "box-10", "0.1.0")
+        .await
+        .unwrap()
+        .node_id;
+    // Anyone holding any ordinary token, knowing the (public) node id: refused, and the
+    // villages stay.
+    let other = env
+        .store
+        .create_enrollment_token(&villages(&["563499"]), Duration::from_secs(600), "test")
+        .await
+        .unwrap();
+    let err = env
+        .store
+        .enroll(&other, node_key(10), "hijack", "0.1.0")
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(err), EnrollmentRefused::NodeActive);
+    let node = env.store.node(&id).await.unwrap().unwrap();
+    assert_eq!(node.villages, villages(&["563412"]));
+    assert_eq!(node.name, "box-10");
+    // The refusal did not spend that token: a new node can still use it.
+    env.store
+        .enroll(&other, node_key(11), "box-11", "0.1.0")
+        .await
+        .unwrap();
+
+    // The same enrollment again (its answer was lost): the same answer, nothing changes.
+    let again = env
+        .store
+        .enroll(&first, node_key(10), "box-10", "0.1.0")
+        .await
+        .unwrap();
+    assert_eq!(again.villages, villages(&["563412"]));
+
+    // An admin's re-enrollment token for node 10: not usable by node 11, usable by node 10.
+    let reenroll = env
+        .store
+        .create_reenrollment_token(
+            &id[..12],
+            &villages(&["563412", "563413"]),
+            Duration::from_secs(600),
+            "admin",
+        )
+        .await
+        .unwrap();
+    let err = env
+        .store
+        .enroll(&reenroll, node_key(11), "box-11", "0.1.0")
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(err), EnrollmentRefused::TokenForOtherNode);
+    let done = env
+        .store
+        .enroll(&reenroll, node_key(10), "box-10", "0.2.0")
+        .await
+        .unwrap();
+    assert_eq!(done.villages, villages(&["563412", "563413"]));
+    assert_eq!(
+        env.store.node(&id).await.unwrap().unwrap().villages,
+        villages(&["563412", "563413"])
+    );
+    // A re-enrollment token needs an existing node.
+    let err = env
+        .store
+        .create_reenrollment_token(
+            &"ab".repeat(32),
+            &villages(&["563412"]),
+            Duration::from_secs(60),
+            "admin",
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    for (action, n) in [
+        ("device.enroll", 2),
+        ("device.reenroll", 1),
+        ("device.enroll_repeat", 1),
+        ("device.enroll_refused", 2),
+    ] {
+        assert_eq!(
+            env.count(&format!(
+                "SELECT count(*) FROM audit_log WHERE action = '{action}'"
+            ))
+            .await,
+            n,
+            "{action}"
+        );
+    }
+    assert_eq!(env.store.verify_audit().await.unwrap().to_string(), "ok");
 }

@@ -219,6 +219,25 @@ pub fn node_key(seed: u8) -> [u8; 32] {
         .to_bytes()
 }
 
+/// The JSON body of `POST /api/v1/enroll` for the node of `seed` (see [`node_key`]), with a
+/// valid proof of key possession signed at `time_ms`.
+pub fn enroll_body(seed: u8, token: &str, name: &str, time_ms: i64) -> serde_json::Value {
+    let key = farmco_sync::protocol::keys::NodeSecretKey::from_seed([seed; 32]);
+    let signature = farmco_sync::protocol::enroll::sign_proof(&key, token, name, "0.1.0", time_ms);
+    serde_json::json!({
+        "token": token,
+        "public_key": hex::encode(node_key(seed)),
+        "name": name,
+        "software_version": "0.1.0",
+        "proof": {"time_ms": time_ms, "signature": hex::encode(signature)},
+    })
+}
+
+/// Now, in ms since the Unix epoch.
+pub fn now_ms() -> i64 {
+    farmco_cloud::store::audit::unix_ms(farmco_cloud::store::now())
+}
+
 /// Enroll a node for `villages`; returns its id.
 pub async fn enroll_node(store: &Store, seed: u8, villages: &[&str]) -> String {
     let villages: Vec<String> = villages.iter().map(|v| (*v).to_owned()).collect();
