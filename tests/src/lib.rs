@@ -56,6 +56,9 @@ pub fn run(
         .env_remove("FARMCO_EDGE_LISTEN")
         .env_remove("FARMCO_CLOUD_LISTEN")
         .env_remove("DATABASE_URL")
+        .env_remove(INSECURE_HTTP_ENV)
+        .env_remove("FARMCO_CLOUD_TLS_CERT_FILE")
+        .env_remove("FARMCO_CLOUD_TLS_KEY_FILE")
         .env("RUST_LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);
@@ -89,7 +92,11 @@ impl Drop for Server {
     }
 }
 
-/// Spawn `bin args…` and wait for a stdout line "… listening on http://ADDR".
+/// The edge's switch for plain-HTTP clouds: the harness's clouds speak plain HTTP unless a test
+/// starts one with TLS, so edges made by [`Edge::new`] set it explicitly.
+pub const INSECURE_HTTP_ENV: &str = "FARMCO_EDGE_ALLOW_INSECURE_HTTP";
+
+/// Spawn `bin args…` and wait for a stdout line "… listening on http(s)://ADDR".
 pub fn spawn_server(bin_name: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
     spawn_and_read(bin_name, args, env, None).0
 }
@@ -154,14 +161,29 @@ pub struct Cloud {
 }
 
 impl Cloud {
+    /// A plain-HTTP cloud (edges need [`INSECURE_HTTP_ENV`], which [`Edge::new`] sets).
     pub async fn start() -> Cloud {
+        Cloud::start_with(&[]).await
+    }
+
+    /// A cloud serving HTTPS itself with this certificate and key (PEM files).
+    pub async fn start_tls(cert_file: &Path, key_file: &Path) -> Cloud {
+        Cloud::start_with(&[
+            ("FARMCO_CLOUD_TLS_CERT_FILE", cert_file.to_str().unwrap()),
+            ("FARMCO_CLOUD_TLS_KEY_FILE", key_file.to_str().unwrap()),
+        ])
+        .await
+    }
+
+    async fn start_with(extra_env: &[(&str, &str)]) -> Cloud {
         let db = TestDb::create().await;
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().to_str().unwrap().to_owned();
-        let env = [
+        let mut env = vec![
             ("DATABASE_URL", db.url.as_str()),
             ("FARMCO_CLOUD_LISTEN", "127.0.0.1:0"),
         ];
+        env.extend_from_slice(extra_env);
         let (ok, out, err) = run(
             "farmco-cloud",
             &[
@@ -188,6 +210,11 @@ impl Cloud {
 
     /// A one-time enrollment token for these villages.
     pub fn token(&self, villages: &str) -> String {
+        self.token_and_fingerprint(villages).0
+    }
+
+    /// A one-time enrollment token and the cloud key fingerprint `device token` prints with it.
+    pub fn token_and_fingerprint(&self, villages: &str) -> (String, String) {
         let data_dir = self.dir.path().to_str().unwrap();
         let (ok, out, err) = run(
             "farmco-cloud",
@@ -203,7 +230,13 @@ impl Cloud {
             &self.env(),
         );
         assert!(ok, "device token: {out}{err}");
-        out.lines().last().unwrap().trim().to_owned()
+        let fingerprint = out
+            .lines()
+            .find_map(|l| l.strip_prefix("cloud key fingerprint (sha256): "))
+            .unwrap_or_else(|| panic!("no fingerprint in {out}"))
+            .trim()
+            .to_owned();
+        (out.lines().last().unwrap().trim().to_owned(), fingerprint)
     }
 
     pub fn device(&self, args: &[&str]) -> (bool, String) {
@@ -224,12 +257,28 @@ impl Cloud {
 #[derive(Debug)]
 pub struct Edge {
     pub dir: tempfile::TempDir,
+    /// Environment of every command and of the server.
+    pub env: Vec<(String, String)>,
 }
 
 impl Edge {
+    /// An edge for the harness's plain-HTTP clouds: plain HTTP allowed explicitly.
     pub fn new() -> Edge {
+        Edge::with_env(&[(INSECURE_HTTP_ENV, "1")])
+    }
+
+    /// An edge that accepts only HTTPS clouds (the default policy).
+    pub fn secure() -> Edge {
+        Edge::with_env(&[])
+    }
+
+    fn with_env(env: &[(&str, &str)]) -> Edge {
         let edge = Edge {
             dir: tempfile::tempdir().unwrap(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         for (user, role) in [("agent", "agent"), ("super", "supervisor")] {
             let (ok, out, err) = edge.cli(
@@ -254,10 +303,17 @@ impl Edge {
         self.dir.path().to_str().unwrap()
     }
 
+    fn env_pairs(&self) -> Vec<(&str, &str)> {
+        self.env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
     pub fn cli(&self, args: &[&str], stdin: &str) -> (bool, String, String) {
         let mut all: Vec<&str> = args.to_vec();
         all.extend_from_slice(&["--data-dir", self.data_dir()]);
-        run("farmco-edge", &all, stdin, &[])
+        run("farmco-edge", &all, stdin, &self.env_pairs())
     }
 
     pub fn enroll(&self, cloud: &Cloud, villages: &str) {
@@ -292,7 +348,7 @@ impl Edge {
                 "--data-dir",
                 self.data_dir(),
             ],
-            &[],
+            &self.env_pairs(),
         )
     }
 }
@@ -371,6 +427,9 @@ fn spawn_and_read(
         .env_remove("FARMCO_EDGE_MODEM_DEVICE")
         .env_remove("FARMCO_CLOUD_LISTEN")
         .env_remove("DATABASE_URL")
+        .env_remove(INSECURE_HTTP_ENV)
+        .env_remove("FARMCO_CLOUD_TLS_CERT_FILE")
+        .env_remove("FARMCO_CLOUD_TLS_KEY_FILE")
         .env("RUST_LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);
@@ -384,7 +443,10 @@ fn spawn_and_read(
         if reader.read_line(&mut line).unwrap() == 0 {
             break;
         }
-        if let Some(pos) = line.find("listening on http://") {
+        if let Some(pos) = line
+            .find("listening on http://")
+            .or_else(|| line.find("listening on https://"))
+        {
             base_url = Some(line[pos + "listening on ".len()..].trim().to_owned());
         }
         if let Some(marker) = marker

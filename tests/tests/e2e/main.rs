@@ -1,4 +1,5 @@
-//! End-to-end: a real cloud (PostgreSQL + PostGIS) and real edge processes syncing over HTTP.
+//! End-to-end: a real cloud (PostgreSQL + PostGIS) and real edge processes syncing over HTTP
+//! (plain HTTP explicitly allowed on the edges) and over HTTPS (`tls`).
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -9,4 +10,5 @@ mod proxy;
 mod repair;
 mod sms;
 mod sync;
+mod tls;
 mod voice;
