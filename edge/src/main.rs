@@ -1,7 +1,8 @@
 //! `farmco-edge`: the village node's command line.
 //!
 //! Every subcommand takes `--config FILE` (default: the embedded copy of config/edge.toml) and
-//! `--data-dir DIR`; environment variables FARMCO_EDGE_DATA_DIR and FARMCO_EDGE_LISTEN override.
+//! `--data-dir DIR`; environment variables FARMCO_EDGE_DATA_DIR, FARMCO_EDGE_LISTEN and
+//! FARMCO_EDGE_ALLOW_INSECURE_HTTP (plain-HTTP clouds, tests only) override.
 
 use std::io::BufRead;
 use std::path::PathBuf;
