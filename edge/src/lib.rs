@@ -21,4 +21,5 @@ pub mod sms;
 pub mod spatial;
 pub mod store;
 pub mod sync_client;
+pub mod sync_health;
 pub mod voice;

@@ -298,6 +298,11 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut client =
                 farmco_edge::sync_client::SyncClient::new(store, key, config.sync.clone(), None)?;
             client.set_cloud_url_override(cloud);
+            client.set_health_source(farmco_edge::sync_health::HealthSource {
+                sms_daily_cap: config.sms.cap.cap,
+                offset: config.sms.offset,
+                modem: None,
+            });
             if repair {
                 farmco_edge::sync_client::request_repair(&store_for_repair)?;
             }

@@ -9,5 +9,6 @@ mod notify;
 mod projection;
 mod sms;
 mod support;
+mod sync_health;
 mod tidy;
 mod voice;
