@@ -13,7 +13,6 @@ use farmco_sync::protocol::keys::{NodeId, NodeSecretKey};
 use farmco_sync::protocol::readings::decode_readings;
 use farmco_sync::protocol::wire::{
     self, AdvisoryWire, DocDigest, DocSyncMessage, DownBatch, DownChange, Rejection, SyncResponse,
-    WIRE_VERSION,
 };
 use uuid::Uuid;
 
@@ -79,7 +78,13 @@ pub struct SyncService {
     key: NodeSecretKey,
     me: NodeId,
     batch_budget_bytes: usize,
+    /// At most one heartbeat history point per node per this interval (`[fleet]`).
+    heartbeat_history_interval: std::time::Duration,
 }
+
+/// Heartbeat history spacing until [`SyncService::set_heartbeat_history_interval`] is called.
+pub const HEARTBEAT_HISTORY_INTERVAL_DEFAULT: std::time::Duration =
+    std::time::Duration::from_secs(300);
 
 impl std::fmt::Debug for SyncService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -101,7 +106,13 @@ impl SyncService {
             key,
             me,
             batch_budget_bytes,
+            heartbeat_history_interval: HEARTBEAT_HISTORY_INTERVAL_DEFAULT,
         }
+    }
+
+    /// Space heartbeat history points at least this far apart (the console's node charts).
+    pub fn set_heartbeat_history_interval(&mut self, interval: std::time::Duration) {
+        self.heartbeat_history_interval = interval;
     }
 
     /// Keep refused bytes and say why, in their own transaction (the request's is not used).
@@ -260,6 +271,8 @@ impl SyncService {
             }
         };
         let t = now();
+        // The answer speaks the request's wire version (an edge not yet upgraded sends 1).
+        let wire_version = request.wire_version;
 
         // Documents up.
         let local_seqs: Vec<u64> = request.up.iter().map(|c| c.local_seq).collect();
@@ -436,7 +449,7 @@ impl SyncService {
         }
 
         let response = SyncResponse {
-            wire_version: WIRE_VERSION,
+            wire_version,
             up_acked,
             readings_acked: i64::try_from(readings_acked).unwrap_or(i64::MAX),
             down: DownBatch {
@@ -482,16 +495,7 @@ impl SyncService {
         )
         .map_err(|e| StoreError::Corrupt(format!("sealing a response: {e}")))?
         .encode();
-        let hb = &request.heartbeat;
-        let heartbeat = serde_json::json!({
-            "software_version": hb.software_version,
-            "change_log_backlog": hb.change_backlog,
-            "readings_backlog": hb.readings_backlog,
-            "disk_free_bytes": hb.disk_free_bytes,
-            "last_sync_ms": hb.last_sync_ms,
-            "clock_ms": hb.clock_ms,
-            "extra": hb.extra.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
-        });
+        let heartbeat = crate::store::fleet::heartbeat_json(&request.heartbeat);
         crate::store::nodes::set_acks_in(
             &tx,
             &node_id,
@@ -506,6 +510,16 @@ impl SyncService {
                 heartbeat: Some(heartbeat),
                 down_cursor_hint: Some(request.down_cursor),
             },
+            t,
+        )
+        .await?;
+        // The console's view of the node: health, history, alerts, delivery, advisories' reach.
+        crate::store::fleet::record_health_in(
+            &tx,
+            &node_id,
+            &node.villages,
+            &request.heartbeat,
+            self.heartbeat_history_interval,
             t,
         )
         .await?;
