@@ -162,13 +162,15 @@ export function MapScreen({ api }) {
     let cancelled = false;
     (async () => {
       try {
-        const [{ default: maplibregl }, { default: workerUrl }, config] = await Promise.all([
+        const [maplibreModule, { default: workerUrl }, config] = await Promise.all([
           import('maplibre-gl'),
           import('maplibre-gl/dist/maplibre-gl-worker.mjs?url'),
           refresh(),
           import('maplibre-gl/dist/maplibre-gl.css'),
         ]);
         if (cancelled) return;
+        // MapLibre 6 is an ES module with named exports (older builds had a default export).
+        const maplibregl = maplibreModule.default ?? maplibreModule;
         maplibregl.setWorkerUrl(new URL(workerUrl, window.location.href).href);
         const b = config.bounds;
         map = new maplibregl.Map({
