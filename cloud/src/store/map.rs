@@ -5,7 +5,8 @@
 //! on the stored `farms.boundary_3857` finds the farms touching it (plus a buffer, so polygons
 //! crossing the edge draw without seams), `ST_AsMVTGeom` clips and quantizes them and
 //! `ST_AsMVT` encodes the layer. From [`FARMS_ZOOM_MIN`] the layer `farms` carries polygons with
-//! the properties the console colours by (`crop`, last soil test `ph` and `n`, `alert` open);
+//! the properties the console colours by (`crop`, last soil test `ph` and `n`, `alert` open),
+//! read from the farm row itself (kept there by migration 3) and one hashed set of open alerts;
 //! below it, where a tile may hold a whole state's farms, the layer `clusters` carries one point
 //! per grid cell with the number of farms in it.
 //!
@@ -50,7 +51,9 @@ impl TileLayer {
 }
 
 /// The tile statement. Parameters: `$1` z, `$2` x, `$3` y (integers), `$4` the villages the
-/// caller may see (`text[]`, NULL: all).
+/// caller may see (`text[]`, NULL: all). Rows whose clipped geometry is empty are skipped by
+/// `ST_AsMVT` itself: filtering them in SQL would make PostgreSQL compute `ST_AsMVTGeom` twice
+/// (once in the pushed-down filter, once in the output).
 pub fn tile_sql(layer: TileLayer) -> String {
     match layer {
         TileLayer::Farms => format!(
@@ -61,20 +64,15 @@ pub fn tile_sql(layer: TileLayer) -> String {
                             AS geom,
                         f.id::text AS id,
                         f.village_code AS village,
-                        (SELECT c->>'crop' FROM jsonb_array_elements(f.crops) c
-                         ORDER BY c->>'sowing_date' DESC LIMIT 1) AS crop,
-                        s.ph, s.n,
-                        EXISTS (SELECT 1 FROM edge_alerts a
-                                WHERE a.farm_id = f.id AND a.resolved_at IS NULL) AS alert
+                        f.crop_now AS crop,
+                        f.soil_ph AS ph,
+                        f.soil_n AS n,
+                        f.id IN (SELECT a.farm_id FROM edge_alerts a
+                                 WHERE a.resolved_at IS NULL AND a.farm_id IS NOT NULL) AS alert
                  FROM farms f CROSS JOIN b
-                 LEFT JOIN LATERAL (
-                     SELECT (st.parameters->>'ph')::float8 AS ph,
-                            (st.parameters->>'n')::float8 AS n
-                     FROM soil_tests st WHERE st.farm_id = f.id
-                     ORDER BY st.sampled_on DESC LIMIT 1) s ON true
                  WHERE f.boundary_3857 && b.area
                    AND ($4::text[] IS NULL OR f.village_code = ANY($4))
-             ) t WHERE t.geom IS NOT NULL",
+             ) t",
             margin = f64::from(TILE_BUFFER) / f64::from(TILE_EXTENT),
         ),
         TileLayer::Clusters => format!(
@@ -85,14 +83,14 @@ pub fn tile_sql(layer: TileLayer) -> String {
                  SELECT ST_AsMVTGeom(ST_SnapToGrid(ST_Centroid(ST_Collect(f.centroid_3857)), 1),
                                      b.env, {TILE_EXTENT}, 0, true) AS geom,
                         count(*)::int AS farms,
-                        count(*) FILTER (WHERE EXISTS (
-                            SELECT 1 FROM edge_alerts a
-                            WHERE a.farm_id = f.id AND a.resolved_at IS NULL))::int AS alerts
+                        count(*) FILTER (WHERE f.id IN (
+                            SELECT a.farm_id FROM edge_alerts a
+                            WHERE a.resolved_at IS NULL AND a.farm_id IS NOT NULL))::int AS alerts
                  FROM farms f CROSS JOIN b CROSS JOIN c
                  WHERE f.centroid_3857 && b.env
                    AND ($4::text[] IS NULL OR f.village_code = ANY($4))
                  GROUP BY ST_SnapToGrid(f.centroid_3857, c.cell), b.env
-             ) t WHERE t.geom IS NOT NULL"
+             ) t"
         ),
     }
 }

@@ -221,7 +221,8 @@ INSERT INTO cloud_meta (key, value) VALUES ('readings_backend', 'timescaledb');
 
 /// Version 3: what the ops console needs (issue 13). The map reads farms through a Web Mercator
 /// copy of each boundary (a stored generated column with its own GiST index, so a tile query is
-/// one index range scan and no per-row transform); the fleet keeps each node's last health
+/// one index range scan and no per-row transform) and the colouring facts kept on the farm row
+/// (last crop: generated; last soil pH/N: triggers on soil tests); the fleet keeps each node's last health
 /// (typed, for sorting and thresholds) and a thinned history for charts; what edges report in
 /// their heartbeats (alerts of local rules, delivery per village and channel, advisories'
 /// reach, sensors) lands in tables of its own; the cloud's own fleet alerts; a village registry
@@ -233,6 +234,53 @@ ALTER TABLE farms ADD COLUMN boundary_3857 geometry(MultiPolygon, 3857)
 CREATE INDEX farms_boundary_3857 ON farms USING gist (boundary_3857);
 ALTER TABLE farms ADD COLUMN centroid_3857 geometry(Point, 3857)
     GENERATED ALWAYS AS (ST_Transform(centroid, 3857)) STORED;
+
+-- What the map colours farms by, kept on the farm row so a tile reads no other table per
+-- farm (measured: the per-farm subqueries cost more than the geometry work of a z12 tile).
+-- The crop sown last:
+CREATE FUNCTION farmco_current_crop(crops jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT c->>'crop' FROM jsonb_array_elements(crops) c
+          ORDER BY c->>'sowing_date' DESC LIMIT 1 $$;
+ALTER TABLE farms ADD COLUMN crop_now text GENERATED ALWAYS AS (farmco_current_crop(crops)) STORED;
+-- pH and N of the last soil test, maintained by triggers (a farm row is written before its
+-- tests when projections are rebuilt, and a test may arrive for an existing farm).
+ALTER TABLE farms ADD COLUMN soil_ph double precision, ADD COLUMN soil_n double precision;
+CREATE FUNCTION farmco_farm_soil_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT (t.parameters->>'ph')::float8, (t.parameters->>'n')::float8
+      INTO NEW.soil_ph, NEW.soil_n
+      FROM soil_tests t WHERE t.farm_id = NEW.id
+     ORDER BY t.sampled_on DESC, t.id DESC LIMIT 1;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER farms_soil_on_insert BEFORE INSERT ON farms
+    FOR EACH ROW EXECUTE FUNCTION farmco_farm_soil_on_insert();
+CREATE FUNCTION farmco_soil_test_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    farm uuid;
+BEGIN
+    FOREACH farm IN ARRAY CASE TG_OP
+        WHEN 'INSERT' THEN ARRAY[NEW.farm_id]
+        WHEN 'DELETE' THEN ARRAY[OLD.farm_id]
+        ELSE ARRAY[OLD.farm_id, NEW.farm_id] END
+    LOOP
+        UPDATE farms SET (soil_ph, soil_n) = (
+            SELECT (t.parameters->>'ph')::float8, (t.parameters->>'n')::float8
+              FROM soil_tests t WHERE t.farm_id = farm
+             ORDER BY t.sampled_on DESC, t.id DESC LIMIT 1)
+         WHERE id = farm;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER soil_tests_latest AFTER INSERT OR UPDATE OR DELETE ON soil_tests
+    FOR EACH ROW EXECUTE FUNCTION farmco_soil_test_changed();
+UPDATE farms f SET (soil_ph, soil_n) = (
+    SELECT (t.parameters->>'ph')::float8, (t.parameters->>'n')::float8
+      FROM soil_tests t WHERE t.farm_id = f.id
+     ORDER BY t.sampled_on DESC, t.id DESC LIMIT 1);
 CREATE INDEX farms_village ON farms (village_code, id);
 CREATE INDEX farmers_name_id ON farmers (name, id);
 

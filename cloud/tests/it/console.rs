@@ -388,6 +388,16 @@ async fn vector_tiles_come_from_postgis_scoped_and_cached() {
             .await
             .unwrap();
     }
+    // The colouring facts live on the farm row (triggers keep the last soil test's pH).
+    let ph: Option<f64> = app
+        .env
+        .sql()
+        .await
+        .query_one("SELECT soil_ph FROM farms WHERE id = $1", &[&here.farm_id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ph, Some(6.8));
     let token = app.bearer("ops1").await;
     let auth = format!("Bearer {token}");
     let r = app
