@@ -37,6 +37,7 @@ fn heartbeat() -> Heartbeat {
         last_sync_ms: Some(1_764_000_000_000),
         clock_ms: 1_764_000_000_000,
         extra: Vec::new(),
+        health: None,
     }
 }
 

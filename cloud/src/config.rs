@@ -30,6 +30,10 @@ const PARTITION_INTERVAL_DAYS_MAX: u32 = 31;
 const PARTITIONS_AHEAD_DAYS_MAX: u32 = 366;
 /// Longest enrollment token validity (30 days): tokens are bearer secrets.
 const ENROLLMENT_TOKEN_TTL_HOURS_MAX: u64 = 30 * 24;
+/// Longest base-map style URL (a URL, not a document).
+const BASE_MAP_URL_CHARS_MAX: usize = 2048;
+/// Longest heartbeat history kept (a year of thinned points per node).
+const HEARTBEAT_HISTORY_DAYS_MAX: u32 = 366;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +46,8 @@ pub struct RawConfig {
     pub readings: RawReadings,
     pub devices: RawDevices,
     pub log: RawLog,
+    pub console: RawConsole,
+    pub fleet: RawFleet,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +107,27 @@ pub struct RawDevices {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RawConsole {
+    pub base_map_style_url: String,
+    pub cookie_secure: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFleet {
+    pub silent_amber_seconds: u64,
+    pub silent_red_seconds: u64,
+    pub disk_free_amber_percent: f64,
+    pub disk_free_red_percent: f64,
+    pub backlog_growing_amber_points: u32,
+    pub clock_offset_amber_seconds: u64,
+    pub check_interval_seconds: u64,
+    pub heartbeat_history_interval_seconds: u64,
+    pub heartbeat_history_days: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawLog {
     pub format: String,
     pub level: String,
@@ -128,6 +155,44 @@ pub struct Config {
     pub enrollment_token_ttl: Duration,
     pub log_format: LogFormat,
     pub log_level: String,
+    pub console: ConsoleConfig,
+    pub fleet: FleetConfig,
+}
+
+/// When the console's session cookie carries `Secure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieSecure {
+    /// When the request came over HTTPS (TLS here, or `X-Forwarded-Proto: https` / an https
+    /// `Origin` from a terminating proxy).
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    /// A MapLibre style URL drawn under the farms; `None`: a plain background (no internet
+    /// assumed).
+    pub base_map_style_url: Option<String>,
+    pub cookie_secure: CookieSecure,
+}
+
+/// Fleet thresholds: when a node's row turns amber or red, and the fleet watch task.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FleetConfig {
+    pub silent_amber: Duration,
+    pub silent_red: Duration,
+    pub disk_free_amber_percent: f64,
+    pub disk_free_red_percent: f64,
+    /// History points in a row with a growing backlog before the node is amber.
+    pub backlog_growing_amber_points: u32,
+    pub clock_offset_amber: Duration,
+    /// How often the watch task evaluates every node (and raises or resolves fleet alerts).
+    pub check_interval: Duration,
+    /// One history point per node per this interval at most.
+    pub heartbeat_history_interval: Duration,
+    /// History points older than this are deleted by the watch task.
+    pub heartbeat_history_days: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -219,6 +284,8 @@ impl RawConfig {
                  {ENROLLMENT_TOKEN_TTL_HOURS_MAX}"
             );
         }
+        let console = self.console.validate()?;
+        let fleet = self.fleet.validate()?;
         let log_format = match self.log.format.as_str() {
             "human" => LogFormat::Human,
             "json" => LogFormat::Json,
@@ -257,6 +324,83 @@ impl RawConfig {
             ),
             log_format,
             log_level: self.log.level,
+            console,
+            fleet,
+        })
+    }
+}
+
+impl RawConsole {
+    fn validate(self) -> anyhow::Result<ConsoleConfig> {
+        let url = self.base_map_style_url.trim();
+        let base_map_style_url = if url.is_empty() {
+            None
+        } else {
+            if url.len() > BASE_MAP_URL_CHARS_MAX
+                || !(url.starts_with("https://") || url.starts_with("http://"))
+                || url.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                bail!(
+                    "console.base_map_style_url must be an http(s) URL of at most \
+                     {BASE_MAP_URL_CHARS_MAX} characters, or empty"
+                );
+            }
+            Some(url.to_owned())
+        };
+        let cookie_secure = match self.cookie_secure.as_str() {
+            "auto" => CookieSecure::Auto,
+            "always" => CookieSecure::Always,
+            "never" => CookieSecure::Never,
+            other => bail!(
+                "console.cookie_secure must be \"auto\", \"always\" or \"never\", not {other:?}"
+            ),
+        };
+        Ok(ConsoleConfig {
+            base_map_style_url,
+            cookie_secure,
+        })
+    }
+}
+
+impl RawFleet {
+    fn validate(self) -> anyhow::Result<FleetConfig> {
+        if self.silent_amber_seconds == 0 || self.silent_red_seconds < self.silent_amber_seconds {
+            bail!(
+                "fleet.silent_amber_seconds must be positive and at most fleet.silent_red_seconds"
+            );
+        }
+        let percent = 0.0..=100.0;
+        if !percent.contains(&self.disk_free_amber_percent)
+            || !percent.contains(&self.disk_free_red_percent)
+            || self.disk_free_red_percent > self.disk_free_amber_percent
+        {
+            bail!("fleet.disk_free_*_percent must be between 0 and 100, red at most amber");
+        }
+        if self.backlog_growing_amber_points == 0 {
+            bail!("fleet.backlog_growing_amber_points must be positive");
+        }
+        if self.check_interval_seconds == 0 || self.heartbeat_history_interval_seconds == 0 {
+            bail!(
+                "fleet.check_interval_seconds and heartbeat_history_interval_seconds must be positive"
+            );
+        }
+        if !(1..=HEARTBEAT_HISTORY_DAYS_MAX).contains(&self.heartbeat_history_days) {
+            bail!(
+                "fleet.heartbeat_history_days must be between 1 and {HEARTBEAT_HISTORY_DAYS_MAX}"
+            );
+        }
+        Ok(FleetConfig {
+            silent_amber: Duration::from_secs(self.silent_amber_seconds),
+            silent_red: Duration::from_secs(self.silent_red_seconds),
+            disk_free_amber_percent: self.disk_free_amber_percent,
+            disk_free_red_percent: self.disk_free_red_percent,
+            backlog_growing_amber_points: self.backlog_growing_amber_points,
+            clock_offset_amber: Duration::from_secs(self.clock_offset_amber_seconds),
+            check_interval: Duration::from_secs(self.check_interval_seconds),
+            heartbeat_history_interval: Duration::from_secs(
+                self.heartbeat_history_interval_seconds,
+            ),
+            heartbeat_history_days: self.heartbeat_history_days,
         })
     }
 }
@@ -368,6 +512,12 @@ mod tests {
         for (from, to) in [
             ("format = \"human\"", "format = \"xml\""),
             ("pool_size = 16", "pool_size = 0"),
+            ("cookie_secure = \"auto\"", "cookie_secure = \"sometimes\""),
+            ("silent_red_seconds = 21600", "silent_red_seconds = 60"),
+            (
+                "base_map_style_url = \"\"",
+                "base_map_style_url = \"ftp://tiles\"",
+            ),
             ("partition_interval_days = 1", "partition_interval_days = 0"),
             (
                 "url = \"postgres://postgres@127.0.0.1:5432/farmco\"",

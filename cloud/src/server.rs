@@ -71,6 +71,28 @@ async fn maintenance(state: SharedState) {
     }
 }
 
+/// Every `fleet.check_interval`: judge every node, raise and resolve fleet alerts, drop old
+/// heartbeat history (`store::fleet`), until the task is aborted.
+async fn fleet_watch(state: SharedState) {
+    let fleet = state.config.fleet;
+    let mut tick = tokio::time::interval(fleet.check_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.store.check_fleet(&fleet, crate::store::now()).await {
+            Ok(report) if report.raised > 0 || report.resolved > 0 => {
+                tracing::info!(
+                    raised = report.raised,
+                    resolved = report.resolved,
+                    "fleet alerts"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "fleet check failed"),
+        }
+    }
+}
+
 /// Serve on `listener` until `shutdown` resolves (plain HTTP: tests, or behind a TLS proxy).
 pub async fn serve(
     config: Config,
@@ -101,6 +123,7 @@ pub async fn serve_with(
 ) -> anyhow::Result<()> {
     let state: SharedState = Arc::new(AppState::new(store.clone(), config, key));
     let maintenance_task = tokio::spawn(maintenance(state.clone()));
+    let fleet_task = tokio::spawn(fleet_watch(state.clone()));
     let app = api::router(state);
     let result = match listening {
         Listening::Plain(listener) => {
@@ -125,6 +148,7 @@ pub async fn serve_with(
     }
     .context("HTTP server failed");
     maintenance_task.abort();
+    fleet_task.abort();
     store.close();
     result
 }

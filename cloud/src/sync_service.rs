@@ -15,7 +15,6 @@ use farmco_sync::protocol::keys::{NodeId, NodeSecretKey};
 use farmco_sync::protocol::readings::decode_readings;
 use farmco_sync::protocol::wire::{
     self, AdvisoryWire, DocDigest, DocSyncMessage, DownBatch, DownChange, Rejection, SyncResponse,
-    WIRE_VERSION,
 };
 use uuid::Uuid;
 
@@ -153,7 +152,13 @@ pub struct SyncService {
     me: NodeId,
     batch_budget_bytes: usize,
     refusals: RefusalCounter,
+    /// At most one heartbeat history point per node per this interval (`[fleet]`).
+    heartbeat_history_interval: std::time::Duration,
 }
+
+/// Heartbeat history spacing until [`SyncService::set_heartbeat_history_interval`] is called.
+pub const HEARTBEAT_HISTORY_INTERVAL_DEFAULT: std::time::Duration =
+    std::time::Duration::from_secs(300);
 
 impl std::fmt::Debug for SyncService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -176,7 +181,13 @@ impl SyncService {
             me,
             batch_budget_bytes,
             refusals: RefusalCounter::default(),
+            heartbeat_history_interval: HEARTBEAT_HISTORY_INTERVAL_DEFAULT,
         }
+    }
+
+    /// Space heartbeat history points at least this far apart (the console's node charts).
+    pub fn set_heartbeat_history_interval(&mut self, interval: std::time::Duration) {
+        self.heartbeat_history_interval = interval;
     }
 
     /// Refused before the sender was authenticated: count it against the client address, keep
@@ -371,6 +382,8 @@ impl SyncService {
             }
         };
         let t = now();
+        // The answer speaks the request's wire version (an edge not yet upgraded sends 1).
+        let wire_version = request.wire_version;
 
         // Documents up.
         let local_seqs: Vec<u64> = request.up.iter().map(|c| c.local_seq).collect();
@@ -553,7 +566,7 @@ impl SyncService {
         }
 
         let response = SyncResponse {
-            wire_version: WIRE_VERSION,
+            wire_version,
             up_acked,
             readings_acked: i64::try_from(readings_acked).unwrap_or(i64::MAX),
             down: DownBatch {
@@ -599,16 +612,7 @@ impl SyncService {
         )
         .map_err(|e| StoreError::Corrupt(format!("sealing a response: {e}")))?
         .encode();
-        let hb = &request.heartbeat;
-        let heartbeat = serde_json::json!({
-            "software_version": hb.software_version,
-            "change_log_backlog": hb.change_backlog,
-            "readings_backlog": hb.readings_backlog,
-            "disk_free_bytes": hb.disk_free_bytes,
-            "last_sync_ms": hb.last_sync_ms,
-            "clock_ms": hb.clock_ms,
-            "extra": hb.extra.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
-        });
+        let heartbeat = crate::store::fleet::heartbeat_json(&request.heartbeat);
         crate::store::nodes::set_acks_in(
             &tx,
             &node_id,
@@ -623,6 +627,16 @@ impl SyncService {
                 heartbeat: Some(heartbeat),
                 down_cursor_hint: Some(request.down_cursor),
             },
+            t,
+        )
+        .await?;
+        // The console's view of the node: health, history, alerts, delivery, advisories' reach.
+        crate::store::fleet::record_health_in(
+            &tx,
+            &node_id,
+            &node.villages,
+            &request.heartbeat,
+            self.heartbeat_history_interval,
             t,
         )
         .await?;

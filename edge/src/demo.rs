@@ -115,6 +115,21 @@ fn farm_polygon(rng: &mut StdRng, lat: f64, lon: f64, area_ha: f64) -> serde_jso
     serde_json::json!({"type": "Polygon", "coordinates": [ring]})
 }
 
+/// Where a demo village lies: its code and centre (degrees).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DemoPlace<'a> {
+    pub village_code: &'a str,
+    pub center_lat: f64,
+    pub center_lon: f64,
+}
+
+/// The demo village of the docs: 563412 around Ralegan Siddhi.
+pub const DEMO_PLACE: DemoPlace<'static> = DemoPlace {
+    village_code: DEMO_VILLAGE_CODE,
+    center_lat: DEMO_CENTER_LAT,
+    center_lon: DEMO_CENTER_LON,
+};
+
 /// Seed the demo village into an empty store. Deterministic for a given `seed`.
 pub fn seed_demo_village(
     store: &Store,
@@ -122,8 +137,26 @@ pub fn seed_demo_village(
     seed: u64,
     now_ms: i64,
 ) -> StoreResult<SeedSummary> {
+    seed_demo_village_at(store, DEMO_PLACE, farmers, seed, now_ms)
+}
+
+/// Seed a demo village with another code and centre (a second demo box for the ops console).
+/// Phone numbers are derived from the village code, so two demo villages never share one.
+pub fn seed_demo_village_at(
+    store: &Store,
+    place: DemoPlace<'_>,
+    farmers: usize,
+    seed: u64,
+    now_ms: i64,
+) -> StoreResult<SeedSummary> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let village = VillageCode::parse("village_code", DEMO_VILLAGE_CODE)?;
+    let village = VillageCode::parse("village_code", place.village_code)?;
+    // 563412 keeps the numbers the docs show (+919822000000…); others get their own block.
+    let phone_base: u64 = if place.village_code == DEMO_VILLAGE_CODE {
+        22_000_000
+    } else {
+        30_000_000 + (village.to_string().parse::<u64>().unwrap_or(0) % 100) * 100_000
+    };
     let per_row = (farmers as f64).sqrt().ceil().max(1.0) as usize;
     let mut summary = SeedSummary {
         farmers: 0,
@@ -145,7 +178,7 @@ pub fn seed_demo_village(
         let farmer = Farmer {
             id: FarmerId(uuid::Builder::from_random_bytes(rng.random()).into_uuid()),
             name: PersonName::parse("name", &format!("{given} {family}"))?,
-            phone: PhoneNumber::parse("phone", &format!("+9198{:08}", 22_000_000 + i))?,
+            phone: PhoneNumber::parse("phone", &format!("+9198{:08}", phone_base + i as u64))?,
             language,
             village_code: village,
             consents: Consents {
@@ -161,7 +194,7 @@ pub fn seed_demo_village(
         let half = per_row as f64 / 2.0;
         let north = (row as f64 - half) * GRID_SPACING_M + rng.random_range(-12.0..12.0);
         let east = (col as f64 - half) * GRID_SPACING_M + rng.random_range(-12.0..12.0);
-        let (lat, lon) = offset(DEMO_CENTER_LAT, DEMO_CENTER_LON, north, east);
+        let (lat, lon) = offset(place.center_lat, place.center_lon, north, east);
         let area: f64 = rng.random_range(0.3..2.4);
         let boundary = Boundary::from_geojson("boundary", &farm_polygon(&mut rng, lat, lon, area))?;
         let declared =

@@ -20,6 +20,7 @@ pub mod sms;
 pub mod spatial;
 pub mod store;
 pub mod sync_client;
+pub mod sync_health;
 pub mod tls;
 pub mod uplink;
 pub mod voice;

@@ -87,6 +87,12 @@ enum Command {
         farmers: usize,
         #[arg(long, default_value_t = 2026)]
         seed: u64,
+        /// Another village code (a second demo box); with --center.
+        #[arg(long, default_value = demo::DEMO_VILLAGE_CODE)]
+        village: String,
+        /// Centre of that village, "LAT,LON" in degrees.
+        #[arg(long, value_delimiter = ',', num_args = 2)]
+        center: Option<Vec<f64>>,
     },
     /// Print this node's id (its public key).
     NodeId,
@@ -402,9 +408,24 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::SeedDemo { farmers, seed } => {
+        Command::SeedDemo {
+            farmers,
+            seed,
+            village,
+            center,
+        } => {
             let store = server::open_store(&config)?;
-            let summary = demo::seed_demo_village(&store, farmers, seed, store::now_ms())?;
+            let (center_lat, center_lon) = match center.as_deref() {
+                Some([lat, lon]) => (*lat, *lon),
+                _ => (demo::DEMO_CENTER_LAT, demo::DEMO_CENTER_LON),
+            };
+            let place = demo::DemoPlace {
+                village_code: &village,
+                center_lat,
+                center_lon,
+            };
+            let summary =
+                demo::seed_demo_village_at(&store, place, farmers, seed, store::now_ms())?;
             println!(
                 "seeded {} farmers, {} farms, {} soil tests",
                 summary.farmers, summary.farms, summary.soil_tests
@@ -427,6 +448,11 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut client =
                 farmco_edge::sync_client::SyncClient::new(store, key, config.sync.clone(), None)?;
             client.set_cloud_url_override(cloud);
+            client.set_health_source(farmco_edge::sync_health::HealthSource {
+                sms_daily_cap: config.sms.cap.cap,
+                offset: config.sms.offset,
+                modem: None,
+            });
             if repair {
                 farmco_edge::sync_client::request_repair(&store_for_repair)?;
             }

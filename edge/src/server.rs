@@ -47,8 +47,20 @@ pub async fn serve(
             for_index.reindex_farms(farms);
         }
     });
-    let client = crate::sync_client::SyncClient::new(store, key, sync_config, Some(on_farms))
+    let mut client = crate::sync_client::SyncClient::new(store, key, sync_config, Some(on_farms))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The heartbeat's health report reads the modem lazily: it starts after the sync task.
+    let for_modem = state.clone();
+    client.set_health_source(crate::sync_health::HealthSource {
+        sms_daily_cap: state.config.sms.cap.cap,
+        offset: state.config.sms.offset,
+        modem: Some(Arc::new(move || {
+            for_modem
+                .modem
+                .get()
+                .map(|link| crate::sync_health::modem_health(&link.handle.health()))
+        })),
+    });
     let (sync_handle, sync_task) = crate::sync_client::spawn(client);
     let _ = state.sync.set(sync_handle.clone());
     let (call_events, call_events_rx) =

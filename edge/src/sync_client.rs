@@ -128,6 +128,8 @@ pub struct SyncClient {
     config: SyncConfig,
     on_farms_changed: Option<FarmsChanged>,
     cloud_url_override: Option<String>,
+    /// Where the heartbeat's health report comes from (none: the report is left out).
+    health: Option<crate::sync_health::HealthSource>,
 }
 
 impl std::fmt::Debug for SyncClient {
@@ -168,7 +170,14 @@ impl SyncClient {
             config,
             on_farms_changed,
             cloud_url_override: None,
+            health: None,
         })
+    }
+
+    /// Send the node's health (modem, SMS, alerts, delivery, advisories, sensors) with every
+    /// request (`sync_health`).
+    pub fn set_health_source(&mut self, source: crate::sync_health::HealthSource) {
+        self.health = Some(source);
     }
 
     /// Talk to this URL instead of the enrolled one.
@@ -194,7 +203,8 @@ impl SyncClient {
         let store = self.store.clone();
         let key = self.key.clone();
         let budget = self.config.batch_budget_bytes;
-        let prepared = run_blocking(move || prepare(&store, &key, budget)).await?;
+        let health = self.health.clone();
+        let prepared = run_blocking(move || prepare(&store, &key, budget, health.as_ref())).await?;
         let base = self
             .cloud_url_override
             .as_deref()
@@ -270,7 +280,12 @@ pub fn disk_free_bytes(path: &std::path::Path) -> u64 {
 }
 
 /// Build the next request (or return the one still in flight) and store it before sending.
-fn prepare(store: &Store, key: &NodeSecretKey, budget: usize) -> Result<Prepared, SyncError> {
+fn prepare(
+    store: &Store,
+    key: &NodeSecretKey,
+    budget: usize,
+    health: Option<&crate::sync_health::HealthSource>,
+) -> Result<Prepared, SyncError> {
     let actor = *store.actor();
     let data_dir = store
         .path()
@@ -388,6 +403,17 @@ fn prepare(store: &Store, key: &NodeSecretKey, budget: usize) -> Result<Prepared
                     last_sync_ms: cursors.last_sync_ms,
                     clock_ms: now_ms(),
                     extra: Vec::new(),
+                    health: health.and_then(|source| {
+                        crate::sync_health::collect(
+                            tx,
+                            source,
+                            &data_dir,
+                            cursors.last_sync_ms,
+                            now_ms(),
+                        )
+                        .map_err(|e| tracing::warn!(error = %e, "health report left out"))
+                        .ok()
+                    }),
                 },
                 up,
                 readings: readings_batch,

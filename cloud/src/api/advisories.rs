@@ -1,17 +1,15 @@
-//! Advisories for ops staff: publish (`POST /api/v1/advisories`, 201) and list
-//! (`GET /api/v1/advisories?village_code=`, newest first). Edges receive them through sync.
+//! Advisories for ops staff: publish (`POST /api/v1/advisories`, 201). Edges receive them
+//! through sync. The paged list with each advisory's reach, and the SMS preview, are in
+//! `api::preview`.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, ApiQuery, CurrentUser, SharedState, parse_rfc3339, rfc3339};
-use crate::store::advisories::{ADVISORIES_PER_PAGE_MAX, Advisory, NewAdvisory};
+use super::{ApiError, ApiJson, CurrentUser, SharedState, parse_rfc3339, rfc3339};
+use crate::store::advisories::{Advisory, NewAdvisory};
 use crate::store::users::Role;
-
-/// Advisories listed when no limit is given.
-pub const LIST_DEFAULT: usize = 100;
 
 /// A village code given as a JSON string ("563412") or number (563412).
 #[derive(Debug, Clone, Deserialize)]
@@ -22,7 +20,7 @@ pub enum CodeInput {
 }
 
 impl CodeInput {
-    fn into_text(self) -> String {
+    pub fn into_text(self) -> String {
         match self {
             CodeInput::Text(s) => s,
             CodeInput::Number(n) => n.to_string(),
@@ -45,13 +43,6 @@ pub struct CreateAdvisoryRequest {
     pub valid_until: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    pub village_code: Option<String>,
-    pub limit: Option<usize>,
-}
-
 #[derive(Debug, Serialize)]
 pub struct AdvisoryDto {
     pub id: String,
@@ -64,11 +55,6 @@ pub struct AdvisoryDto {
     pub valid_until: Option<String>,
     pub created_by: String,
     pub created_at: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AdvisoryListResponse {
-    pub advisories: Vec<AdvisoryDto>,
 }
 
 fn dto(a: Advisory) -> AdvisoryDto {
@@ -119,29 +105,4 @@ pub async fn create_advisory(
         .create_advisory(advisory, &user.0.username)
         .await?;
     Ok((StatusCode::CREATED, Json(dto(stored))))
-}
-
-pub async fn list_advisories(
-    State(state): State<SharedState>,
-    user: CurrentUser,
-    ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<AdvisoryListResponse>, ApiError> {
-    user.require(Role::Ops)?;
-    let village = q
-        .village_code
-        .as_deref()
-        .map(|v| farmco_sync::VillageCode::parse("village_code", v))
-        .transpose()?
-        .map(|v| v.to_string());
-    let limit = q
-        .limit
-        .unwrap_or(LIST_DEFAULT)
-        .clamp(1, ADVISORIES_PER_PAGE_MAX);
-    let list = state
-        .store
-        .list_advisories(village.as_deref(), limit)
-        .await?;
-    Ok(Json(AdvisoryListResponse {
-        advisories: list.into_iter().map(dto).collect(),
-    }))
 }

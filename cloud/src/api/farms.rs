@@ -1,4 +1,5 @@
-//! Farmers and farms for ops staff: search, detail, and farms near a point.
+//! Farmers and farms for ops staff: detail, and farms near a point (the paged farmer list and
+//! search are in `api::console`).
 //!
 //! Ops and admin users see every village. Distances and areas come from PostGIS on geography
 //! (the WGS84 spheroid); a farm also reports the area the edge computed (`area_ha`, geo's
@@ -10,24 +11,11 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{ApiError, ApiQuery, CurrentUser, SharedState, rfc3339};
-use crate::store::farms::{
-    FarmRow, FarmerRow, NEARBY_RADIUS_M_MAX, NEARBY_RESULTS_MAX, SEARCH_RESULTS_MAX,
-};
+use crate::store::farms::{FarmRow, FarmerRow, NEARBY_RADIUS_M_MAX, NEARBY_RESULTS_MAX};
 use crate::store::users::Role;
 
-/// Results of a search when no limit is given.
-pub const SEARCH_RESULTS_DEFAULT: usize = 50;
 /// Nearby results when no limit is given (as on the edge).
 pub const NEARBY_RESULTS_DEFAULT: usize = 100;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SearchQuery {
-    /// Substring of the name, or at least 3 digits of the phone number.
-    pub q: Option<String>,
-    pub village_code: Option<String>,
-    pub limit: Option<usize>,
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,11 +53,6 @@ pub struct FarmerResponse {
     /// Present on single-farmer responses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub farms: Option<Vec<FarmSummary>>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FarmerListResponse {
-    pub farmers: Vec<FarmerResponse>,
 }
 
 #[derive(Debug, Serialize)]
@@ -159,31 +142,6 @@ fn farm_response(row: FarmRow) -> FarmResponse {
 
 fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
     raw.trim().parse().map_err(|_| ApiError::not_found(what))
-}
-
-pub async fn search_farmers(
-    State(state): State<SharedState>,
-    user: CurrentUser,
-    ApiQuery(q): ApiQuery<SearchQuery>,
-) -> Result<Json<FarmerListResponse>, ApiError> {
-    user.require(Role::Ops)?;
-    let village = q
-        .village_code
-        .as_deref()
-        .map(|v| farmco_sync::VillageCode::parse("village_code", v))
-        .transpose()?
-        .map(|v| v.to_string());
-    let limit = q
-        .limit
-        .unwrap_or(SEARCH_RESULTS_DEFAULT)
-        .clamp(1, SEARCH_RESULTS_MAX);
-    let rows = state
-        .store
-        .search_farmers(q.q.as_deref(), village.as_deref(), limit)
-        .await?;
-    Ok(Json(FarmerListResponse {
-        farmers: rows.iter().map(|r| farmer_response(r, None)).collect(),
-    }))
 }
 
 pub async fn get_farmer(

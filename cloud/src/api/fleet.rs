@@ -1,6 +1,6 @@
-//! The device fleet: enrollment of edge nodes (`POST /api/v1/enroll`, authenticated by the
-//! one-time token itself, not by a bearer token) and the ops view of every node
-//! (`GET /api/v1/nodes`).
+//! Enrollment of edge nodes (`POST /api/v1/enroll`, authenticated by the one-time token itself,
+//! not by a bearer token). The ops view of the fleet (`GET /api/v1/nodes`) is in
+//! `api::console`.
 //!
 //! Enrollment (review finding 8) checks, in this order, before the store is touched: the
 //! per-address and global attempt limits ([`EnrollLimiter`]; a limited request writes nothing,
@@ -8,9 +8,6 @@
 //! token, name, version and time, `farmco_sync::protocol::enroll`) and the proof's age. Only
 //! then is the token spent; the store refuses to re-scope an active node with an ordinary
 //! token.
-//!
-//! The fleet view reads these keys of a node's last heartbeat JSON, when present:
-//! `change_log_backlog`, `readings_backlog`, `disk_free_bytes`, `software_version`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -25,11 +22,9 @@ use farmco_sync::protocol::keys::{NodeId, SIGNATURE_BYTES};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{ApiError, ApiJson, CurrentUser, SharedState, client_addr, rfc3339};
+use super::{ApiError, ApiJson, SharedState, client_addr};
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
-use crate::store::nodes::Node;
-use crate::store::users::Role;
 
 /// Longest token accepted before hashing (a token is 64 hex characters).
 pub const TOKEN_CHARS_MAX: usize = 128;
@@ -164,54 +159,6 @@ pub struct EnrollResponse {
     pub cloud_public_key: String,
 }
 
-#[derive(Debug, Serialize)]
-pub struct NodeDto {
-    pub node_id: String,
-    pub name: String,
-    pub villages: Vec<String>,
-    pub software_version: String,
-    pub enrolled_at: String,
-    pub last_seen_at: Option<String>,
-    pub revoked: bool,
-    pub revoked_at: Option<String>,
-    pub up_acked: u64,
-    pub readings_acked: u64,
-    pub change_log_backlog: Option<u64>,
-    pub readings_backlog: Option<u64>,
-    pub disk_free_bytes: Option<u64>,
-    pub heartbeat: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct NodeListResponse {
-    pub nodes: Vec<NodeDto>,
-}
-
-fn hb_u64(hb: Option<&serde_json::Value>, key: &str) -> Option<u64> {
-    hb.and_then(|h| h.get(key))
-        .and_then(serde_json::Value::as_u64)
-}
-
-fn node_dto(n: Node) -> NodeDto {
-    let hb = n.heartbeat.as_ref();
-    NodeDto {
-        change_log_backlog: hb_u64(hb, "change_log_backlog"),
-        readings_backlog: hb_u64(hb, "readings_backlog"),
-        disk_free_bytes: hb_u64(hb, "disk_free_bytes"),
-        revoked: n.revoked(),
-        node_id: n.node_id,
-        name: n.name,
-        villages: n.villages,
-        software_version: n.software_version,
-        enrolled_at: rfc3339(n.enrolled_at),
-        last_seen_at: n.last_seen_at.map(rfc3339),
-        revoked_at: n.revoked_at.map(rfc3339),
-        up_acked: n.up_acked,
-        readings_acked: n.readings_acked,
-        heartbeat: n.heartbeat,
-    }
-}
-
 /// Parse 64 hex characters into a 32-byte key.
 pub fn parse_public_key(field: &str, hex_text: &str) -> Result<[u8; 32], ApiError> {
     let mut key = [0u8; 32];
@@ -325,18 +272,6 @@ pub async fn enroll(
         }
     }
 }
-
-pub async fn list_nodes(
-    State(state): State<SharedState>,
-    user: CurrentUser,
-) -> Result<Json<NodeListResponse>, ApiError> {
-    user.require(Role::Ops)?;
-    let nodes = state.store.list_nodes().await?;
-    Ok(Json(NodeListResponse {
-        nodes: nodes.into_iter().map(node_dto).collect(),
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,17 +2,26 @@
 //!
 //! Contract: everything under `/api/v1`, JSON; errors are always
 //! `{"error":{"code","message","field"}}`; bad input is 400/413/422, never 500. Ops routes need
-//! a bearer token from `POST /api/v1/auth/login` (roles ops and admin); `POST /api/v1/enroll` is
-//! authenticated by its one-time token instead. `/healthz`, `/readyz` and `/metrics` sit at the
-//! root. The store is async (tokio-postgres), so handlers await it directly; only argon2
-//! hashing goes to the blocking pool.
+//! a bearer token from `POST /api/v1/auth/login`, or the ops console's session cookie from
+//! `POST /api/v1/console/login` (with its CSRF token on unsafe requests, see [`session`]);
+//! roles ops and admin. `POST /api/v1/enroll` is authenticated by its one-time token instead.
+//! `/healthz`, `/readyz` and `/metrics` sit at the root, the console's vector tiles at
+//! `/tiles/{z}/{x}/{y}.mvt`, and the console itself at `/` ([`web`]). The store is async
+//! (tokio-postgres), so handlers await it directly; only argon2 hashing goes to the blocking
+//! pool.
 
 pub mod advisories;
 pub mod auth_routes;
+pub mod console;
 pub mod farms;
 pub mod fleet;
+pub mod lists;
 pub mod ops;
+pub mod preview;
 pub mod sensors;
+pub mod session;
+pub mod tiles;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,11 +65,12 @@ impl AppState {
             config.auth.login_max_failures_per_user,
             config.auth.login_max_failures_per_address,
         );
-        let sync = crate::sync_service::SyncService::new(
+        let mut sync = crate::sync_service::SyncService::new(
             store.clone(),
             farmco_sync::protocol::keys::NodeSecretKey::from_seed(key.signing_key().to_bytes()),
             config.sync_batch_budget_bytes,
         );
+        sync.set_heartbeat_history_interval(config.fleet.heartbeat_history_interval);
         AppState {
             store,
             config,
@@ -96,15 +106,52 @@ pub fn api_routes() -> Router<SharedState> {
                 crate::sync_service::SYNC_BODY_BYTES_MAX,
             )),
         )
-        .route("/nodes", get(fleet::list_nodes))
-        .route("/farmers", get(farms::search_farmers))
+        .route("/nodes", get(console::list_nodes))
+        .route("/nodes/{id}/heartbeats", get(console::node_heartbeats))
+        .route("/nodes/{id}/revoke", post(console::revoke_node))
+        .route("/farmers", get(console::list_farmers))
+        .route("/farmers/search", post(console::search_farmers))
         .route("/farmers/{id}", get(farms::get_farmer))
+        .route("/farmers/{id}/history", get(console::farmer_history))
         .route("/farms/nearby", get(farms::nearby_farms))
         .route("/farms/{id}", get(farms::get_farm))
+        .route("/farms/{id}/overview", get(console::farm_overview))
+        .route("/sensors", get(console::list_sensors))
         .route("/sensors/{id}/trends", get(sensors::trends))
+        .route("/trends", get(console::trends))
         .route(
             "/advisories",
-            get(advisories::list_advisories).post(advisories::create_advisory),
+            get(preview::list_advisories).post(advisories::create_advisory),
+        )
+        .route("/advisories/preview", post(preview::preview_advisory))
+        .route("/advisories/{id}", get(preview::get_advisory))
+        .route("/alerts", get(console::list_alerts))
+        .route("/delivery", get(console::delivery))
+        .route("/villages", get(console::list_villages))
+        .route("/villages/{code}", axum::routing::put(console::put_village))
+        .route("/map/config", get(console::map_config))
+        .route(
+            "/devices/tokens",
+            get(console::list_tokens).post(console::create_token),
+        )
+        .route(
+            "/users",
+            get(console::list_users).post(console::create_user),
+        )
+        .route(
+            "/users/{username}",
+            axum::routing::patch(console::update_user),
+        )
+        .route(
+            "/users/{username}/end-sessions",
+            post(console::end_user_sessions),
+        )
+        .route("/console/login", post(session::console_login))
+        .route("/console/session", get(session::console_session))
+        .route("/console/logout", post(session::console_logout))
+        .route(
+            "/console/logout-everywhere",
+            post(session::console_logout_everywhere),
         )
         .fallback(api_not_found)
 }
@@ -160,10 +207,15 @@ pub fn router(state: SharedState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .fallback(api_not_found)
+        .route("/tiles/{z}/{x}/{y}", get(tiles::tile))
+        .fallback(web::asset)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             ops::track_requests,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::security_headers,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(
@@ -257,7 +309,13 @@ impl FromRequestParts<SharedState> for CurrentUser {
         parts: &mut Parts,
         state: &SharedState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+        let Some(token) = bearer_token(&parts.headers) else {
+            // The ops console: a session cookie, CSRF-checked on unsafe methods.
+            return session::cookie_user(parts, state)
+                .await?
+                .map(CurrentUser)
+                .ok_or_else(ApiError::unauthorized);
+        };
         let hash = crate::auth::token_hash(token);
         let user = state.store.session_user(&hash, crate::store::now()).await?;
         user.map(CurrentUser).ok_or_else(ApiError::unauthorized)

@@ -249,6 +249,195 @@ const V5_REENROLL_TOKENS: &str = r#"
 ALTER TABLE enrollment_tokens ADD COLUMN reenroll_node_id text;
 "#;
 
+/// Version 6: what the ops console needs (issue 13). The map reads farms through a Web Mercator
+/// copy of each boundary (a stored generated column with its own GiST index, so a tile query is
+/// one index range scan and no per-row transform) and the colouring facts kept on the farm row
+/// (last crop: generated; last soil pH/N: triggers on soil tests); the fleet keeps each node's last health
+/// (typed, for sorting and thresholds) and a thinned history for charts; what edges report in
+/// their heartbeats (alerts of local rules, delivery per village and channel, advisories'
+/// reach, sensors) lands in tables of its own; the cloud's own fleet alerts; a village registry
+/// (names, district, state) for filters; console sessions carry a CSRF token; an ops user may
+/// be limited to some villages.
+const V6_CONSOLE: &str = r#"
+ALTER TABLE farms ADD COLUMN boundary_3857 geometry(MultiPolygon, 3857)
+    GENERATED ALWAYS AS (ST_Transform(boundary, 3857)) STORED;
+CREATE INDEX farms_boundary_3857 ON farms USING gist (boundary_3857);
+ALTER TABLE farms ADD COLUMN centroid_3857 geometry(Point, 3857)
+    GENERATED ALWAYS AS (ST_Transform(centroid, 3857)) STORED;
+
+-- What the map colours farms by, kept on the farm row so a tile reads no other table per
+-- farm (measured: the per-farm subqueries cost more than the geometry work of a z12 tile).
+-- The crop sown last:
+CREATE FUNCTION farmco_current_crop(crops jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT c->>'crop' FROM jsonb_array_elements(crops) c
+          ORDER BY c->>'sowing_date' DESC LIMIT 1 $$;
+ALTER TABLE farms ADD COLUMN crop_now text GENERATED ALWAYS AS (farmco_current_crop(crops)) STORED;
+-- pH and N of the last soil test, maintained by triggers (a farm row is written before its
+-- tests when projections are rebuilt, and a test may arrive for an existing farm).
+ALTER TABLE farms ADD COLUMN soil_ph double precision, ADD COLUMN soil_n double precision;
+CREATE FUNCTION farmco_farm_soil_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT (t.parameters->>'ph')::float8, (t.parameters->>'n')::float8
+      INTO NEW.soil_ph, NEW.soil_n
+      FROM soil_tests t WHERE t.farm_id = NEW.id
+     ORDER BY t.sampled_on DESC, t.id DESC LIMIT 1;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER farms_soil_on_insert BEFORE INSERT ON farms
+    FOR EACH ROW EXECUTE FUNCTION farmco_farm_soil_on_insert();
+CREATE FUNCTION farmco_soil_test_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    farm uuid;
+BEGIN
+    FOREACH farm IN ARRAY CASE TG_OP
+        WHEN 'INSERT' THEN ARRAY[NEW.farm_id]
+        WHEN 'DELETE' THEN ARRAY[OLD.farm_id]
+        ELSE ARRAY[OLD.farm_id, NEW.farm_id] END
+    LOOP
+        UPDATE farms SET (soil_ph, soil_n) = (
+            SELECT (t.parameters->>'ph')::float8, (t.parameters->>'n')::float8
+              FROM soil_tests t WHERE t.farm_id = farm
+             ORDER BY t.sampled_on DESC, t.id DESC LIMIT 1)
+         WHERE id = farm;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER soil_tests_latest AFTER INSERT OR UPDATE OR DELETE ON soil_tests
+    FOR EACH ROW EXECUTE FUNCTION farmco_soil_test_changed();
+UPDATE farms f SET (soil_ph, soil_n) = (
+    SELECT (t.parameters->>'ph')::float8, (t.parameters->>'n')::float8
+      FROM soil_tests t WHERE t.farm_id = f.id
+     ORDER BY t.sampled_on DESC, t.id DESC LIMIT 1);
+CREATE INDEX farms_village ON farms (village_code, id);
+CREATE INDEX farmers_name_id ON farmers (name, id);
+
+-- Villages known by name; codes not listed here still work everywhere (shown as the code).
+CREATE TABLE villages (
+    code     text PRIMARY KEY CHECK (code ~ '^[0-9]{6}$'),
+    name     text NOT NULL,
+    district text NOT NULL,
+    state    text NOT NULL
+);
+CREATE INDEX villages_area ON villages (state, district);
+
+-- The last health each node reported (wire version 2; NULLs from older edges).
+CREATE TABLE node_health (
+    node_id             text PRIMARY KEY REFERENCES nodes (node_id),
+    received_at         timestamptz NOT NULL,
+    clock_offset_ms     bigint NOT NULL,
+    change_backlog      bigint NOT NULL,
+    readings_backlog    bigint NOT NULL,
+    backlog_streak      integer NOT NULL DEFAULT 0,  -- history points in a row the backlog grew
+    disk_free_bytes     bigint NOT NULL,
+    disk_total_bytes    bigint,
+    modem_state         text,
+    modem_registration  text,
+    modem_signal_dbm    integer,
+    modem_signal_rssi   integer,
+    modem_operator      text,
+    sms_sent_today      integer,
+    sms_daily_cap       integer,
+    sms_outbox_backlog  integer,
+    sms_failed_today    integer,
+    open_alerts         integer
+);
+
+-- Heartbeats over time, thinned to one per node per interval (fleet.heartbeat_history_*).
+CREATE TABLE node_heartbeats (
+    node_id     text NOT NULL REFERENCES nodes (node_id),
+    received_at timestamptz NOT NULL,
+    health      jsonb NOT NULL,
+    PRIMARY KEY (node_id, received_at)
+);
+
+-- Alerts raised by edges' local rules, as their heartbeats report them (upserted).
+CREATE TABLE edge_alerts (
+    node_id       text NOT NULL REFERENCES nodes (node_id),
+    edge_alert_id bigint NOT NULL,
+    village_code  text,
+    farm_id       uuid,
+    sensor_id     text NOT NULL,
+    rule_id       text NOT NULL,
+    kind          text NOT NULL,
+    severity      text NOT NULL,
+    message       text NOT NULL,
+    value         double precision,
+    raised_at     timestamptz NOT NULL,
+    resolved_at   timestamptz,
+    notifications integer NOT NULL,
+    delivered     integer NOT NULL,
+    updated_at    timestamptz NOT NULL,
+    PRIMARY KEY (node_id, edge_alert_id)
+);
+CREATE INDEX edge_alerts_open_farm ON edge_alerts (farm_id) WHERE resolved_at IS NULL;
+CREATE INDEX edge_alerts_raised ON edge_alerts (raised_at DESC);
+
+-- Alerts the cloud raises about nodes (silent, disk low, modem, backlog, clock).
+CREATE TABLE fleet_alerts (
+    id          bigserial PRIMARY KEY,
+    node_id     text NOT NULL REFERENCES nodes (node_id),
+    kind        text NOT NULL,
+    severity    text NOT NULL CHECK (severity IN ('amber', 'red')),
+    message     text NOT NULL,
+    raised_at   timestamptz NOT NULL,
+    resolved_at timestamptz
+);
+CREATE UNIQUE INDEX fleet_alerts_open ON fleet_alerts (node_id, kind) WHERE resolved_at IS NULL;
+CREATE INDEX fleet_alerts_raised ON fleet_alerts (raised_at DESC);
+
+-- Notification delivery per village, local day and channel, as the edges count it.
+CREATE TABLE delivery_stats (
+    village_code text NOT NULL,
+    day          date NOT NULL,
+    channel      text NOT NULL,
+    node_id      text NOT NULL REFERENCES nodes (node_id),
+    attempts     integer NOT NULL,
+    delivered    integer NOT NULL,
+    failed       integer NOT NULL,
+    updated_at   timestamptz NOT NULL,
+    PRIMARY KEY (village_code, day, channel, node_id)
+);
+
+-- How far each advisory reached in each village.
+CREATE TABLE advisory_delivery (
+    advisory_id   uuid NOT NULL REFERENCES advisories (id),
+    village_code  text NOT NULL,
+    node_id       text NOT NULL REFERENCES nodes (node_id),
+    received_at   timestamptz NOT NULL,
+    notifications integer NOT NULL,
+    delivered     integer NOT NULL,
+    updated_at    timestamptz NOT NULL,
+    PRIMARY KEY (advisory_id, village_code)
+);
+
+-- Sensors registered on edges (ids are unique across the deployment, like readings').
+CREATE TABLE sensors (
+    sensor_id    text PRIMARY KEY,
+    node_id      text NOT NULL REFERENCES nodes (node_id),
+    kind         text NOT NULL,
+    farm_id      uuid,
+    village_code text,
+    lat          double precision,
+    lon          double precision,
+    updated_at   timestamptz NOT NULL
+);
+CREATE INDEX sensors_farm ON sensors (farm_id);
+
+-- Console sessions are cookie sessions with a CSRF token (NULL: a bearer-token session).
+ALTER TABLE sessions ADD COLUMN csrf_token text;
+CREATE INDEX sessions_user ON sessions (user_id);
+
+-- Villages an ops user is limited to; none: every village.
+CREATE TABLE user_villages (
+    user_id      bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    village_code text NOT NULL,
+    PRIMARY KEY (user_id, village_code)
+);
+"#;
+
 /// How readings are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadingsBackend {
@@ -310,6 +499,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "reenroll_tokens",
         body: Body::Sql(V5_REENROLL_TOKENS),
+    },
+    Migration {
+        version: 6,
+        name: "console",
+        body: Body::Sql(V6_CONSOLE),
     },
 ];
 

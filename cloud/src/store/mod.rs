@@ -17,8 +17,11 @@
 
 pub mod advisories;
 pub mod audit;
+pub mod console;
 pub mod documents;
 pub mod farms;
+pub mod fleet;
+pub mod map;
 pub mod migrations;
 pub mod nodes;
 pub mod partitions;
@@ -56,6 +59,8 @@ pub mod lock_keys {
     pub const PARTITIONS: i32 = 4;
     /// Held while creating an advisory (same visibility argument as the change log).
     pub const ADVISORIES: i32 = 5;
+    /// Held by the fleet watch while it raises and resolves fleet alerts.
+    pub const FLEET_WATCH: i32 = 6;
 }
 /// Namespace of the per-document advisory locks (second key derived from the doc id).
 pub const DOC_LOCK_NAMESPACE: i32 = 0x4644;

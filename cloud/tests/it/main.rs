@@ -6,6 +6,7 @@
 mod api;
 mod bench;
 mod cli;
+mod console;
 mod documents;
 mod hardening;
 mod nodes;

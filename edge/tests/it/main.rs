@@ -13,6 +13,7 @@ mod otp;
 mod projection;
 mod sms;
 mod support;
+mod sync_health;
 mod tidy;
 mod uplink;
 mod voice;

@@ -16,7 +16,11 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if path.is_dir() {
-            if name == "target" || name.starts_with('.') || name == "corpus" || name == "artifacts"
+            if name == "target"
+                || name.starts_with('.')
+                || name == "corpus"
+                || name == "artifacts"
+                || name == "node_modules"
             {
                 continue;
             }

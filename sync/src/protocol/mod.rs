@@ -36,8 +36,10 @@ pub use readings::{
     READINGS_PER_BATCH_MAX, Reading, ReadingsError, decode_readings, encode_readings,
 };
 pub use wire::{
-    AdvisoryWire, AntiEntropyRequest, AntiEntropyResponse, DECOMPRESSED_BYTES_MAX, DocDigest,
-    DocIdBytes, DocSyncMessage, DownBatch, DownChange, Heartbeat, ReadingsBatch, Rejection,
-    SyncRequest, SyncResponse, UpChange, WIRE_VERSION, WireError, decode_request, decode_response,
-    down_change_size, encode_request, encode_response, up_change_size,
+    AdvisoryReport, AdvisoryWire, AlertReport, AntiEntropyRequest, AntiEntropyResponse,
+    DECOMPRESSED_BYTES_MAX, DeliveryAggregate, DocDigest, DocIdBytes, DocSyncMessage, DownBatch,
+    DownChange, EdgeHealth, Heartbeat, ModemHealth, ReadingsBatch, Rejection, SensorReport,
+    SmsHealth, SyncRequest, SyncResponse, UpChange, WIRE_VERSION, WIRE_VERSION_MIN, WireError,
+    decode_request, decode_response, down_change_size, encode_request, encode_response,
+    up_change_size,
 };

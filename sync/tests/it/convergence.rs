@@ -563,6 +563,7 @@ impl SimEdge {
                 last_sync_ms: None,
                 clock_ms: 0,
                 extra: vec![],
+                health: None,
             },
             up,
             readings: None,

@@ -367,6 +367,7 @@ fn measure(name: &str, input: &[Reading]) -> (f64, f64) {
             last_sync_ms: None,
             clock_ms: 0,
             extra: vec![],
+            health: None,
         },
         up: vec![],
         readings: Some(ReadingsBatch {

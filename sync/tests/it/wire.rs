@@ -3,11 +3,13 @@
 //! trailing bytes, and the budget sizes matching postcard.
 
 use farmco_sync::protocol::wire::decompress_bounded;
+use farmco_sync::protocol::wire::v1::{HeartbeatV1, SyncRequestV1, encode_request_v1};
 use farmco_sync::protocol::{
-    AdvisoryWire, AntiEntropyRequest, AntiEntropyResponse, DECOMPRESSED_BYTES_MAX, DocDigest,
-    DocSyncMessage, DownBatch, DownChange, Heartbeat, ReadingsBatch, Rejection, SyncRequest,
-    SyncResponse, UpChange, WIRE_VERSION, WireError, decode_request, decode_response,
-    down_change_size, encode_request, encode_response, up_change_size,
+    AdvisoryReport, AdvisoryWire, AlertReport, AntiEntropyRequest, AntiEntropyResponse,
+    DECOMPRESSED_BYTES_MAX, DeliveryAggregate, DocDigest, DocSyncMessage, DownBatch, DownChange,
+    EdgeHealth, Heartbeat, ModemHealth, ReadingsBatch, Rejection, SensorReport, SmsHealth,
+    SyncRequest, SyncResponse, UpChange, WIRE_VERSION, WIRE_VERSION_MIN, WireError, decode_request,
+    decode_response, down_change_size, encode_request, encode_response, up_change_size,
 };
 use proptest::prelude::*;
 
@@ -28,6 +30,7 @@ fn heartbeat() -> impl Strategy<Value = Heartbeat> {
         any::<Option<i64>>(),
         any::<i64>(),
         prop::collection::vec((text(), text()), 0..3),
+        prop::option::of(health()),
     )
         .prop_map(
             |(
@@ -38,6 +41,7 @@ fn heartbeat() -> impl Strategy<Value = Heartbeat> {
                 last_sync_ms,
                 clock_ms,
                 extra,
+                health,
             )| {
                 Heartbeat {
                     software_version,
@@ -47,6 +51,135 @@ fn heartbeat() -> impl Strategy<Value = Heartbeat> {
                     last_sync_ms,
                     clock_ms,
                     extra,
+                    health,
+                }
+            },
+        )
+}
+
+fn health() -> impl Strategy<Value = EdgeHealth> {
+    (
+        any::<u64>(),
+        prop::option::of(
+            (
+                text(),
+                text(),
+                any::<Option<u8>>(),
+                any::<Option<i16>>(),
+                prop::option::of(text()),
+            )
+                .prop_map(
+                    |(state, registration, signal_rssi, signal_dbm, operator)| ModemHealth {
+                        state,
+                        registration,
+                        signal_rssi,
+                        signal_dbm,
+                        operator,
+                    },
+                ),
+        ),
+        any::<(u32, u32, u32, u32, u32)>(),
+        prop::collection::vec(
+            (
+                any::<i64>(),
+                prop::option::of(text()),
+                any::<Option<[u8; 16]>>(),
+                text(),
+                any::<Option<i64>>(),
+                any::<(u32, u32)>(),
+            )
+                .prop_map(
+                    |(
+                        alert_id,
+                        village_code,
+                        farm_id,
+                        kind,
+                        resolved_ms,
+                        (notifications, delivered),
+                    )| AlertReport {
+                        alert_id,
+                        village_code,
+                        farm_id,
+                        sensor_id: "s1".into(),
+                        rule_id: "r1".into(),
+                        kind,
+                        severity: "warning".into(),
+                        message: "dry soil".into(),
+                        value: Some(12.5),
+                        raised_ms: 1_700_000_000_000,
+                        resolved_ms,
+                        notifications,
+                        delivered,
+                    },
+                ),
+            0..3,
+        ),
+        prop::collection::vec(
+            (text(), text(), any::<(u32, u32, u32)>()).prop_map(
+                |(village_code, channel, (attempts, delivered, failed))| DeliveryAggregate {
+                    village_code,
+                    day: "2026-01-14".into(),
+                    channel,
+                    attempts,
+                    delivered,
+                    failed,
+                },
+            ),
+            0..3,
+        ),
+        prop::collection::vec(
+            (any::<[u8; 16]>(), text(), any::<i64>(), any::<(u32, u32)>()).prop_map(
+                |(advisory_id, village_code, received_ms, (notifications, delivered))| {
+                    AdvisoryReport {
+                        advisory_id,
+                        village_code,
+                        received_ms,
+                        notifications,
+                        delivered,
+                    }
+                },
+            ),
+            0..3,
+        ),
+        prop::collection::vec(
+            (text(), any::<Option<[u8; 16]>>(), any::<Option<f64>>()).prop_map(
+                |(sensor_id, farm_id, lat)| SensorReport {
+                    sensor_id,
+                    kind: "soil_moisture".into(),
+                    farm_id,
+                    village_code: Some("563412".into()),
+                    lat,
+                    lon: None,
+                    updated_ms: 1,
+                },
+            ),
+            0..3,
+        ),
+    )
+        .prop_map(
+            |(
+                disk_total_bytes,
+                modem,
+                (sent_today, daily_cap, outbox_backlog, failed_today, open_alerts),
+                alerts,
+                delivery,
+                advisories,
+                sensors,
+            )| {
+                EdgeHealth {
+                    disk_total_bytes,
+                    modem,
+                    sms: SmsHealth {
+                        sent_today,
+                        daily_cap,
+                        outbox_backlog,
+                        failed_today,
+                    },
+                    open_alerts,
+                    alerts,
+                    delivery,
+                    advisories,
+                    sensors,
                 }
             },
         )
@@ -232,6 +365,7 @@ fn minimal_request() -> SyncRequest {
             last_sync_ms: None,
             clock_ms: 1_700_000_000_000,
             extra: vec![],
+            health: None,
         },
         up: vec![],
         readings: None,
@@ -339,13 +473,15 @@ fn malformed_payloads() {
     // Nothing inside.
     let empty = zstd::bulk::compress(&[], 3).unwrap();
     assert!(matches!(decode_request(&empty), Err(WireError::Decode(_))));
-    // Another version, reported as such.
-    let mut other = minimal_request();
-    other.wire_version = 2;
-    assert_eq!(
-        decode_request(&encode_request(&other).unwrap()),
-        Err(WireError::UnsupportedVersion(2))
-    );
+    // Another version, reported as such (older than the oldest spoken, or newer).
+    for version in [0, WIRE_VERSION + 1] {
+        let mut other = minimal_request();
+        other.wire_version = version;
+        assert_eq!(
+            decode_request(&encode_request(&other).unwrap()),
+            Err(WireError::UnsupportedVersion(version))
+        );
+    }
     // Trailing bytes after a valid message.
     let mut plain = postcard::to_allocvec(&minimal_request()).unwrap();
     plain.extend_from_slice(&[0, 0]);
@@ -359,9 +495,10 @@ fn malformed_payloads() {
     assert!(matches!(decode_request(&cut), Err(WireError::Decode(_))));
     // A declared length far beyond the input does not allocate it (postcard reads what
     // is there and then fails).
-    let mut huge = vec![1u8]; // wire_version 1
-    // The heartbeat: empty version, zero backlogs and disk, no last sync, clock 0, no extra.
-    huge.extend_from_slice(&[0; 7]);
+    let mut huge = vec![2u8]; // wire_version 2
+    // The heartbeat: empty version, zero backlogs and disk, no last sync, clock 0, no extra,
+    // no health.
+    huge.extend_from_slice(&[0; 8]);
     huge.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]); // up: 4 billion entries
     assert!(matches!(
         decode_request(&zstd::bulk::compress(&huge, 3).unwrap()),
@@ -382,4 +519,103 @@ fn compression_is_real() {
     let plain = postcard::to_allocvec(&r).unwrap().len();
     let wire = encode_request(&r).unwrap().len();
     assert!(wire * 5 < plain, "{wire} vs {plain}");
+}
+
+/// What an edge that was not upgraded sends: a version-1 request, whose heartbeat has no
+/// health. It decodes, with `health: None` and the version it came with.
+fn v1_request() -> SyncRequestV1 {
+    SyncRequestV1 {
+        wire_version: 1,
+        heartbeat: HeartbeatV1 {
+            software_version: "0.0.9".into(),
+            change_backlog: 3,
+            readings_backlog: 7,
+            disk_free_bytes: 1 << 30,
+            last_sync_ms: Some(1_699_999_000_000),
+            clock_ms: 1_700_000_000_000,
+            extra: vec![("uptime_s".into(), "42".into())],
+        },
+        up: vec![UpChange {
+            local_seq: 9,
+            doc_id: [5; 16],
+            bytes: b"change".to_vec(),
+        }],
+        readings: None,
+        down_cursor: 11,
+        advisory_cursor: 2,
+        down_budget_bytes: 4096,
+        anti_entropy: None,
+        doc_sync: vec![],
+    }
+}
+
+#[test]
+fn version_1_requests_still_decode() {
+    assert_eq!(WIRE_VERSION_MIN, 1);
+    let old = v1_request();
+    let decoded = decode_request(&encode_request_v1(&old).unwrap()).unwrap();
+    assert_eq!(decoded.wire_version, 1);
+    assert_eq!(decoded.heartbeat.health, None);
+    assert_eq!(decoded.heartbeat.change_backlog, 3);
+    assert_eq!(decoded.heartbeat.readings_backlog, 7);
+    assert_eq!(decoded.heartbeat.extra, old.heartbeat.extra);
+    assert_eq!(decoded.up, old.up);
+    assert_eq!(decoded.down_cursor, 11);
+    assert_eq!(decoded.advisory_cursor, 2);
+    // The same bytes read as version 2 would be garbage: the layouts differ.
+    let mut relabelled = postcard::to_allocvec(&old).unwrap();
+    relabelled[0] = 2;
+    assert!(decode_request(&zstd::bulk::compress(&relabelled, 3).unwrap()).is_err());
+}
+
+#[test]
+fn responses_carry_the_request_version() {
+    // The cloud answers an old edge in version 1; the layout is the same, so both decode.
+    for version in [WIRE_VERSION_MIN, WIRE_VERSION] {
+        let mut r = SyncResponse {
+            wire_version: version,
+            up_acked: 4,
+            readings_acked: 0,
+            down: DownBatch {
+                changes: vec![],
+                next_cursor: 0,
+                more: false,
+            },
+            advisories: vec![],
+            advisory_cursor: 0,
+            rejected: vec![],
+            anti_entropy: None,
+            doc_sync: vec![],
+        };
+        let decoded = decode_response(&encode_response(&r).unwrap()).unwrap();
+        assert_eq!(decoded, r);
+        r.wire_version = WIRE_VERSION + 1;
+        assert!(matches!(encode_response(&r), Err(WireError::Encode(_))));
+    }
+}
+
+#[test]
+fn version_2_heartbeats_carry_health() {
+    let mut r = minimal_request();
+    r.heartbeat.health = Some(EdgeHealth {
+        disk_total_bytes: 32 << 30,
+        modem: Some(ModemHealth {
+            state: "ready".into(),
+            registration: "home".into(),
+            signal_rssi: Some(17),
+            signal_dbm: Some(-79),
+            operator: Some("BSNL".into()),
+        }),
+        sms: SmsHealth {
+            sent_today: 12,
+            daily_cap: 100,
+            outbox_backlog: 3,
+            failed_today: 1,
+        },
+        open_alerts: 2,
+        ..EdgeHealth::default()
+    });
+    let decoded = decode_request(&encode_request(&r).unwrap()).unwrap();
+    assert_eq!(decoded, r);
+    assert_eq!(decoded.wire_version, 2);
 }

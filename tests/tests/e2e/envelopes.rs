@@ -33,6 +33,7 @@ fn request_with_farmer(name: &str) -> (SyncRequest, uuid::Uuid) {
             last_sync_ms: None,
             clock_ms: 0,
             extra: Vec::new(),
+            health: None,
         },
         up: vec![UpChange {
             local_seq: 1,
